@@ -1,0 +1,159 @@
+// fastopt/activations.hpp: one small struct per activation, forward and backward per element.
+//
+// Each rule is plain scalar C++ on T (float or double):
+//   static T forward(T x, const Coef<T>& c);
+//   static T backward(T grad_out, T saved, const Coef<T>& c);   // saved: x or y, see kernels.def
+// The drivers (drivers.hpp) run them inside `#pragma omp simd` loops, so a rule must be
+// branch-free (ternaries become blends) and call only fastopt::math, never libm for float.
+// Semantics follow torch.nn.functional's CPU kernels, including their NaN rules; where
+// fastopt is deliberately more stable than torch, the rule says so.
+#pragma once
+
+#include <cstdint>
+
+#include "fastopt/config.hpp"
+#include "fastopt/math.hpp"
+#include "fastopt/params.hpp"
+
+
+FASTOPT_NAMESPACE_BEGIN
+
+template <class T>
+struct Coef {
+    T a, b;
+    explicit Coef(const ActivationParams& p) : a(static_cast<T>(p.a)), b(static_cast<T>(p.b)) {}
+};
+
+// 1 / (1 + exp(-x)) without overflow: e = exp(-|x|) is in (0, 1].
+template <class T>
+FASTOPT_INLINE T stable_sigmoid(T x) {
+    const T e = math::exp(-math::abs(x));
+    const T r = T(1) / (T(1) + e);
+    return x >= T(0) ? r : e * r;
+}
+
+struct Sigmoid {
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return stable_sigmoid(x); }
+    // saved = y = sigmoid(x)
+    template <class T> static FASTOPT_INLINE T backward(T gy, T y, const Coef<T>&) {
+        return gy * (T(1) - y) * y;
+    }
+};
+
+struct Tanh {
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return math::tanh(x); }
+    // saved = y = tanh(x)
+    template <class T> static FASTOPT_INLINE T backward(T gy, T y, const Coef<T>&) {
+        return gy * (T(1) - y * y);
+    }
+};
+
+struct Relu {
+    // x <= 0 ? 0 : x keeps NaN (NaN <= 0 is false), as torch's clamp_min does.
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x <= T(0) ? T(0) : x; }
+    // torch's threshold_backward: relu'(0) = 0, a NaN input passes the gradient.
+    template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>&) {
+        return x <= T(0) ? T(0) : gy;
+    }
+};
+
+struct LeakyRelu {  // a = negative_slope
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>& c) { return x > T(0) ? x : x * c.a; }
+    template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>& c) {
+        return x > T(0) ? gy : gy * c.a;
+    }
+};
+
+struct Softplus {  // a = beta, b = threshold
+    // torch: beta*x > threshold ? x : log1p(exp(beta*x)) / beta, evaluated without overflow
+    // as (max(z, 0) + log1p(exp(-|z|))) / beta.
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>& c) {
+        const T z = x * c.a;
+        const T soft = ((z > T(0) ? z : T(0)) + math::log1p(math::exp(-math::abs(z)))) / c.a;
+        return z > c.b ? x : soft;
+    }
+    // torch computes exp(z) / (exp(z) + 1), which is NaN once exp(z) overflows (threshold
+    // above ~88); fastopt uses the stable sigmoid, equal everywhere torch is finite.
+    template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>& c) {
+        const T z = x * c.a;
+        return z > c.b ? gy : gy * stable_sigmoid(z);
+    }
+};
+
+struct Elu {  // a = alpha
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>& c) {
+        return x <= T(0) ? math::expm1(x) * c.a : x;
+    }
+    // From the input, as torch's elu_backward(is_result=false); a NaN input passes gy.
+    template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>& c) {
+        return x <= T(0) ? gy * c.a * math::exp(x) : gy;
+    }
+};
+
+struct Gelu {  // approximate='none': x * Phi(x)
+    // Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation for x < 0, where torch's
+    // 0.5 * (1 + erf(x / sqrt 2)) loses all digits beyond x < -5.
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x * math::normal_cdf(x); }
+    // d/dx = Phi(x) + x * phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi).
+    template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>&) {
+        const T pdf = math::exp_neg_half_square(x) * T(0.39894228040143267794);
+        return gy * (math::normal_cdf(x) + x * pdf);
+    }
+};
+
+struct GeluTanh {  // approximate='tanh': 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+    static constexpr double kBeta = 0.79788456080286535588;  // sqrt(2 / pi)
+    static constexpr double kKappa = 0.044715;
+    template <class T> static FASTOPT_INLINE T inner(T x) { return T(kBeta) * (x + T(kKappa) * x * x * x); }
+    // 0.5 (1 + tanh(u)) = sigmoid(2u), which has no cancellation for negative x.
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) {
+        return x * stable_sigmoid(T(2) * inner(x));
+    }
+    // d/dx = s + x * 2 s (1 - s) * u'(x), s = sigmoid(2u), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+    // Where s (1 - s) underflows to 0 the second term is exactly 0 (it would otherwise be
+    // 0 * inf = NaN for |x| > 1.8e19 in float32).
+    template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>& ) {
+        const T s = stable_sigmoid(T(2) * inner(x));
+        const T w = s * (T(1) - s);
+        const T slope = x * T(2) * w * (T(kBeta) * (T(1) + T(3 * kKappa) * x * x));
+        return gy * (s + (w == T(0) ? T(0) : slope));
+    }
+};
+
+struct Silu {  // x * sigmoid(x)
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x * stable_sigmoid(x); }
+    template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>&) {
+        const T s = stable_sigmoid(x);
+        return gy * s * (T(1) + x * (T(1) - s));
+    }
+};
+
+// ---- PReLU: a weight per channel (axis 1), viewed as (outer, channels, inner) ---------------
+//
+// Walks [begin, end) of the flat array in runs of constant channel (inner > 1) or, when
+// inner == 1 and channels > 1, in runs along the channel axis with a weight vector.
+// op(i_first, count, w_ptr, w_stride) handles one run; w_stride is 0 or 1.
+template <class Op>
+FASTOPT_INLINE void prelu_runs(std::int64_t begin, std::int64_t end, std::int64_t channels,
+                               std::int64_t inner, const Op& op) {
+    std::int64_t i = begin;
+    if (inner == 1 && channels > 1) {
+        while (i < end) {
+            const std::int64_t c = i % channels;
+            std::int64_t len = channels - c;
+            if (len > end - i) len = end - i;
+            op(i, len, c, std::int64_t{1});
+            i += len;
+        }
+    } else {
+        while (i < end) {
+            const std::int64_t c = (i / inner) % channels;
+            std::int64_t len = inner - i % inner;
+            if (len > end - i) len = end - i;
+            op(i, len, c, std::int64_t{0});
+            i += len;
+        }
+    }
+}
+
+FASTOPT_NAMESPACE_END

@@ -1,0 +1,40 @@
+// fastopt/config.hpp: the per-ISA namespace every kernel header lives in.
+//
+// The files under cpp/src/isa/ are compiled once per instruction set (generic, avx2,
+// avx512), each with its own -m flags and -DFASTOPT_ISA=<name>. Every inline function and
+// template they instantiate must be distinct per ISA, or the linker may keep an AVX-512 copy
+// of an inline function for the baseline path and crash older CPUs. So every kernel header
+// opens FASTOPT_NAMESPACE_BEGIN, which is `namespace fastopt { inline namespace <isa> {`.
+//
+// A C++ trainer that includes these headers directly (no dispatch) gets
+// fastopt::native::..., reachable as fastopt::... through the inline namespace.
+#pragma once
+
+#ifndef FASTOPT_ISA
+#define FASTOPT_ISA native
+#endif
+
+#define FASTOPT_NAMESPACE_BEGIN \
+    namespace fastopt {         \
+    inline namespace FASTOPT_ISA {
+#define FASTOPT_NAMESPACE_END \
+    }                         \
+    }
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FASTOPT_INLINE inline __attribute__((always_inline))
+#define FASTOPT_RESTRICT __restrict__
+#else
+#define FASTOPT_INLINE inline
+#define FASTOPT_RESTRICT
+#endif
+
+// `#pragma omp simd` when the compiler understands it (-fopenmp or -fopenmp-simd).
+#if defined(_OPENMP) || defined(FASTOPT_OPENMP_SIMD)
+#define FASTOPT_SIMD _Pragma("omp simd")
+#define FASTOPT_PRAGMA(x) _Pragma(#x)
+#define FASTOPT_SIMD_REDUCTION(op_var) FASTOPT_PRAGMA(omp simd reduction(op_var))
+#else
+#define FASTOPT_SIMD
+#define FASTOPT_SIMD_REDUCTION(op_var)
+#endif

@@ -1,0 +1,62 @@
+// fastopt/parallel.hpp: the only place that talks to OpenMP.
+//
+// parallel_for(n, grain, threads, body) splits [0, n) into contiguous chunks and calls
+// body(begin, end) once per chunk. Chunk boundaries are multiples of kAlign elements, so the
+// way an element is computed (vector lanes vs. loop remainder) does not depend on the
+// thread count: results are bitwise identical for any number of threads. Below 2 * grain
+// elements, or with threads <= 1, the body runs on the calling thread with no fork-join.
+//
+// `threads` is passed in explicitly (fastopt's runtime keeps the process-wide setting);
+// kernels never read OpenMP's per-thread ICVs, so a Python thread that never called
+// set_num_threads still gets the configured count.
+#pragma once
+
+#include <cstdint>
+
+#include "fastopt/config.hpp"
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+FASTOPT_NAMESPACE_BEGIN
+
+// Elements per chunk-boundary unit: a multiple of every vector width we compile for.
+constexpr std::int64_t kAlign = 64;
+
+// Default grain for elementwise kernels: below about 2 * kGrain elements a fork-join costs
+// more than it saves.
+constexpr std::int64_t kGrain = 32768;
+
+FASTOPT_INLINE int threads_for(std::int64_t n, std::int64_t grain, int threads) {
+    if (threads <= 1 || n < 2 * grain) return 1;
+    const std::int64_t by_size = n / grain;
+    return by_size < threads ? static_cast<int>(by_size) : threads;
+}
+
+template <class Body>
+void parallel_for(std::int64_t n, std::int64_t grain, int threads, const Body& body) {
+    if (n <= 0) return;
+    const int team = threads_for(n, grain, threads);
+    if (team <= 1) {
+        body(std::int64_t{0}, n);
+        return;
+    }
+#if defined(_OPENMP)
+    // Equal shares rounded up to kAlign; the last chunk takes the remainder.
+    const std::int64_t units = (n + kAlign - 1) / kAlign;
+    const std::int64_t per = (units + team - 1) / team;
+#pragma omp parallel num_threads(team)
+    {
+        const std::int64_t t = omp_get_thread_num();
+        const std::int64_t begin = t * per * kAlign;
+        std::int64_t end = begin + per * kAlign;
+        if (end > n) end = n;
+        if (begin < end) body(begin, end);
+    }
+#else
+    body(std::int64_t{0}, n);
+#endif
+}
+
+FASTOPT_NAMESPACE_END

@@ -1,0 +1,156 @@
+// dispatch.cpp: CPU detection and the pointer tables of each ISA build.
+#include "dispatch.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+
+#if defined(FASTOPT_HAVE_OPENMP)
+#include <omp.h>
+#endif
+
+FASTOPT_DECLARE_ISA_TABLES(generic)  // every build has the baseline
+#if defined(FASTOPT_BUILT_AVX2)
+FASTOPT_DECLARE_ISA_TABLES(avx2)
+#endif
+#if defined(FASTOPT_BUILT_AVX512)
+FASTOPT_DECLARE_ISA_TABLES(avx512)
+#endif
+
+namespace fastopt {
+namespace {
+
+struct IsaEntry {
+    const char* name;
+    bool (*supported)();
+    const ActivationTable& (*activations)();
+    const RooflineTable& (*roofline)();
+};
+
+bool always() { return true; }
+
+#if defined(FASTOPT_BUILT_AVX2)
+bool cpu_has_avx2() {
+    // __builtin_cpu_supports also checks that the OS saves the wider registers (XGETBV).
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#endif
+#if defined(FASTOPT_BUILT_AVX512)
+bool cpu_has_avx512() {  // x86-64-v4: AVX-512 F, BW, CD, DQ, VL
+    return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+}
+#endif
+
+// Lowest first. Every build has generic.
+const IsaEntry kIsas[] = {
+    {"generic", &always, &generic::activation_table, &generic::roofline_table},
+#if defined(FASTOPT_BUILT_AVX2)
+    {"avx2", &cpu_has_avx2, &avx2::activation_table, &avx2::roofline_table},
+#endif
+#if defined(FASTOPT_BUILT_AVX512)
+    {"avx512", &cpu_has_avx512, &avx512::activation_table, &avx512::roofline_table},
+#endif
+};
+constexpr int kNumIsas = static_cast<int>(sizeof(kIsas) / sizeof(kIsas[0]));
+const char* const kKnownIsas[] = {"generic", "avx2", "avx512"};
+
+int best_supported() {
+    int best = 0;
+    for (int i = 0; i < kNumIsas; ++i)
+        if (kIsas[i].supported()) best = i;
+    return best;
+}
+
+std::atomic<int> g_isa{best_supported()};
+
+int default_threads() {
+#if defined(FASTOPT_HAVE_OPENMP)
+    const int n = omp_get_max_threads();
+    return n > 0 ? n : 1;
+#else
+    return 1;
+#endif
+}
+
+std::atomic<int> g_threads{default_threads()};
+
+std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+}
+
+}  // namespace
+
+const ActivationTable& activations() { return kIsas[g_isa.load(std::memory_order_relaxed)].activations(); }
+const RooflineTable& roofline() { return kIsas[g_isa.load(std::memory_order_relaxed)].roofline(); }
+
+std::string current_isa() { return kIsas[g_isa.load()].name; }
+
+std::vector<std::string> isas_built() {
+    std::vector<std::string> v;
+    for (const auto& e : kIsas) v.emplace_back(e.name);
+    return v;
+}
+
+std::vector<std::string> isas_supported() {
+    std::vector<std::string> v;
+    for (const auto& e : kIsas)
+        if (e.supported()) v.emplace_back(e.name);
+    return v;
+}
+
+std::vector<std::pair<std::string, std::string>> isa_flags() {
+    static const std::pair<const char*, const char*> flags[] = FASTOPT_ISA_FLAGS;
+    std::vector<std::pair<std::string, std::string>> v;
+    for (const auto& f : flags) v.emplace_back(f.first, f.second);
+    return v;
+}
+
+void set_isa(const std::string& name) {
+    bool known = false;
+    for (const char* k : kKnownIsas) known = known || name == k;
+    if (!known)
+        throw std::invalid_argument("unknown ISA '" + name + "'; expected one of generic, avx2, avx512");
+    for (int i = 0; i < kNumIsas; ++i) {
+        if (name != kIsas[i].name) continue;
+        if (!kIsas[i].supported()) break;
+        g_isa.store(i);
+        return;
+    }
+    throw std::runtime_error("ISA '" + name + "' is not available: this CPU and build support " +
+                             join(isas_supported()));
+}
+
+void init_isa_from_env() {
+    const char* env = std::getenv("FASTOPT_ISA");
+    if (env == nullptr || *env == '\0') return;
+    try {
+        set_isa(env);
+    } catch (const std::exception& e) {
+        throw std::runtime_error(std::string("FASTOPT_ISA=") + env + ": " + e.what());
+    }
+}
+
+int num_threads() { return g_threads.load(std::memory_order_relaxed); }
+
+void set_num_threads(int n) {
+    if (n < 1) throw std::invalid_argument("set_num_threads: n must be >= 1, got " + std::to_string(n));
+#if defined(FASTOPT_HAVE_OPENMP)
+    g_threads.store(n);
+#else
+    g_threads.store(1);  // a serial build runs everything on the calling thread
+#endif
+}
+
+bool openmp_enabled() {
+#if defined(FASTOPT_HAVE_OPENMP)
+    return true;
+#else
+    return false;
+#endif
+}
+
+}  // namespace fastopt

@@ -1,0 +1,37 @@
+// dispatch.hpp: which ISA's kernels run, and with how many threads.
+//
+// The process-wide state is exactly two values: the ISA in use and the thread count.
+// Kernels take the thread count as an argument and never read global state themselves.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernel_table.hpp"
+
+namespace fastopt {
+
+// The kernel tables of the ISA in use.
+const ActivationTable& activations();
+const RooflineTable& roofline();
+
+// ISA names, lowest first: generic, avx2, avx512.
+std::string current_isa();
+std::vector<std::string> isas_built();
+std::vector<std::string> isas_supported();  // built and runnable on this CPU
+// (isa, compiler flags) for each ISA built.
+std::vector<std::pair<std::string, std::string>> isa_flags();
+
+// Selects an ISA. Throws std::invalid_argument for an unknown name and std::runtime_error
+// for one this build or CPU lacks.
+void set_isa(const std::string& name);
+// Picks the best supported ISA, lowered by the FASTOPT_ISA environment variable if set.
+void init_isa_from_env();
+
+// Threads used by kernels: starts at OpenMP's default (OMP_NUM_THREADS if set).
+int num_threads();
+void set_num_threads(int n);  // n >= 1
+bool openmp_enabled();
+
+}  // namespace fastopt

@@ -1,0 +1,107 @@
+// Activations, instantiated for one ISA (this file is compiled once per ISA; see CMakeLists).
+#include <cstdint>
+
+#include "fastopt/activations.hpp"
+#include "fastopt/drivers.hpp"
+#include "kernel_table.hpp"
+
+FASTOPT_NAMESPACE_BEGIN
+namespace {
+
+template <class Rule, class T>
+void forward(const T* x, T* y, std::int64_t n, const ActivationParams& p, int threads) {
+    unary_map<Rule>(x, y, n, Coef<T>(p), threads);
+}
+
+template <class Rule, class T>
+void backward(const T* gy, const T* saved, T* gx, std::int64_t n, const ActivationParams& p,
+              int threads) {
+    binary_map<Rule>(gy, saved, gx, n, Coef<T>(p), threads);
+}
+
+template <class T>
+void prelu_forward(const T* x, const T* w, T* y, std::int64_t outer, std::int64_t channels,
+                   std::int64_t inner, int threads) {
+    parallel_for(outer * channels * inner, kGrain, threads, [&](std::int64_t begin, std::int64_t end) {
+        prelu_runs(begin, end, channels, inner, [&](std::int64_t i0, std::int64_t len, std::int64_t c, std::int64_t ws) {
+            const T* xs = x + i0;
+            T* ys = y + i0;
+            const T* wc = w + c;
+            FASTOPT_SIMD
+            for (std::int64_t k = 0; k < len; ++k) ys[k] = xs[k] > T(0) ? xs[k] : wc[k * ws] * xs[k];
+        });
+    });
+}
+
+// grad_x = x > 0 ? gy : w * gy, and grad_w[c] = sum of (x > 0 ? 0 : x * gy) over the
+// channel, in one pass. The sum runs in double over fixed blocks (make_blocks) whose
+// per-channel partials are combined in block order: bitwise the same for any thread count.
+template <class T>
+void prelu_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, std::int64_t outer,
+                    std::int64_t channels, std::int64_t inner, int threads) {
+    const std::int64_t n = outer * channels * inner;
+    if (n == 0) {
+        for (std::int64_t c = 0; c < channels; ++c) gw[c] = T(0);
+        return;
+    }
+    // At most 64 blocks, and at most 2^22 partial sums in all (32 MiB) for many channels.
+    std::int64_t max_blocks = (std::int64_t{1} << 22) / channels;
+    if (max_blocks > 64) max_blocks = 64;
+    const Blocks blocks = make_blocks(n, kGrain, max_blocks);
+    Scratch<double> partial(blocks.count * channels);
+    parallel_blocks(blocks.count, threads, [&](std::int64_t b) {
+        double* acc = partial.data + b * channels;
+        prelu_runs(blocks.begin(b), blocks.end(b, n), channels, inner,
+                   [&](std::int64_t i0, std::int64_t len, std::int64_t c, std::int64_t ws) {
+            const T* g = gy + i0;
+            const T* xs = x + i0;
+            T* out = gx + i0;
+            if (ws == 0) {
+                const T wc = w[c];
+                double sum = 0.0;
+                FASTOPT_SIMD_REDUCTION(+ : sum)
+                for (std::int64_t k = 0; k < len; ++k) {
+                    const bool pos = xs[k] > T(0);
+                    out[k] = pos ? g[k] : wc * g[k];
+                    sum += pos ? 0.0 : static_cast<double>(xs[k]) * static_cast<double>(g[k]);
+                }
+                acc[c] += sum;
+            } else {
+                const T* wc = w + c;
+                double* ac = acc + c;
+                FASTOPT_SIMD
+                for (std::int64_t k = 0; k < len; ++k) {
+                    const bool pos = xs[k] > T(0);
+                    out[k] = pos ? g[k] : wc[k] * g[k];
+                    ac[k] += pos ? 0.0 : static_cast<double>(xs[k]) * static_cast<double>(g[k]);
+                }
+            }
+        });
+    });
+    for (std::int64_t c = 0; c < channels; ++c) {
+        double total = 0.0;
+        for (std::int64_t b = 0; b < blocks.count; ++b) total += partial.data[b * channels + c];
+        gw[c] = static_cast<T>(total);
+    }
+}
+
+template <class T>
+ActivationKernels<T> make_kernels() {
+    ActivationKernels<T> k{};
+#define FASTOPT_ACTIVATION(name, Rule, saved, public_name)                             \
+    k.forward[static_cast<int>(Act::name)] = &forward<Rule, T>;           \
+    k.backward[static_cast<int>(Act::name)] = &backward<Rule, T>;
+#include "fastopt/kernels.def"
+    k.prelu_forward = &prelu_forward<T>;
+    k.prelu_backward = &prelu_backward<T>;
+    return k;
+}
+
+}  // namespace
+
+const ActivationTable& activation_table() {
+    static const ActivationTable table{make_kernels<float>(), make_kernels<double>()};
+    return table;
+}
+
+FASTOPT_NAMESPACE_END

@@ -1,0 +1,53 @@
+"""fastopt: fused SIMD + OpenMP CPU kernels for training neural networks.
+
+Activations, their gradients and the runtime controls are here; ``fastopt.reference`` holds
+the plain NumPy definitions the kernels are tested against.
+"""
+
+from __future__ import annotations
+
+from . import functional
+from ._runtime import get_num_threads, info, set_num_threads
+from .functional import (
+    elu,
+    elu_backward,
+    gelu,
+    gelu_backward,
+    leaky_relu,
+    leaky_relu_backward,
+    prelu,
+    prelu_backward,
+    relu,
+    relu_backward,
+    sigmoid,
+    sigmoid_backward,
+    silu,
+    silu_backward,
+    softplus,
+    softplus_backward,
+    tanh,
+    tanh_backward,
+)
+
+__version__: str = info()["version"]
+
+__all__ = [
+    "__version__",
+    "functional",
+    "get_num_threads",
+    "info",
+    "set_num_threads",
+    *functional.__all__,
+]
+
+
+def __dir__() -> list[str]:
+    return list(__all__)
+
+
+def __getattr__(name: str):  # lazy: importing fastopt does not import numpy code it does not need
+    if name == "reference":
+        import importlib
+
+        return importlib.import_module(".reference", __name__)
+    raise AttributeError(f"module 'fastopt' has no attribute {name!r}")

@@ -1,0 +1,53 @@
+"""Threads, ISA and build information."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any, Dict
+
+from . import _core
+
+
+def get_num_threads() -> int:
+    """Number of threads fastopt's kernels use.
+
+    Starts at OpenMP's default, which honours ``OMP_NUM_THREADS``. Inputs below a size
+    threshold (about 64 K elements) always run on the calling thread.
+    """
+    return int(_core.get_num_threads())
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads fastopt's kernels use, for every Python thread (n >= 1).
+
+    In a build without OpenMP the count stays 1.
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    _core.set_num_threads(n)
+
+
+def info() -> Dict[str, Any]:
+    """What runs here: version, ISA in use, ISAs built and supported, threads, compiler, flags.
+
+    Keys: ``version``, ``isa``, ``isas_built``, ``isas_supported``, ``openmp``,
+    ``num_threads``, ``compiler``, ``flags`` (per ISA), ``machine``, ``python``, ``numpy``.
+    """
+    import numpy as np
+
+    build = _core._build_info()
+    return {
+        "version": build["version"],
+        "isa": _core._get_isa(),
+        "isas_built": list(build["isas_built"]),
+        "isas_supported": list(_core._isas_supported()),
+        "openmp": bool(build["openmp"]),
+        "num_threads": get_num_threads(),
+        "compiler": build["compiler"],
+        "flags": dict(build["flags"]),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+    }
