@@ -96,8 +96,7 @@ struct Gelu {  // approximate='none': x * Phi(x)
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x * math::normal_cdf(x); }
     // d/dx = Phi(x) + x * phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi).
     template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>&) {
-        const T pdf = math::exp_neg_half_square(x) * T(0.39894228040143267794);
-        return gy * (math::normal_cdf(x) + x * pdf);
+        return gy * (math::normal_cdf(x) + x * math::normal_pdf(x));
     }
 };
 

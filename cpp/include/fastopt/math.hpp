@@ -54,8 +54,7 @@ FASTOPT_INLINE float exp(float x) {
     const float er = p * (r * r) + r + 1.0f;
     const std::int32_t n1 = ni >> 1;
     const std::int32_t n2 = ni - n1;
-    const float y = er * pow2i(n1) * pow2i(n2);
-    return x != x ? x : y;
+    return er * pow2i(n1) * pow2i(n2);  // NaN stays NaN through every step
 }
 
 // e^x - 1. Taylor polynomial to degree 8 for |x| <= 0.5 (error < 6e-9 relative), exp(x) - 1
@@ -134,22 +133,32 @@ FASTOPT_INLINE float tanh(float x) {
     return x == 0.0f ? x : y;
 }
 
-// e^{-x^2 / 2} with x^2 formed exactly: x = xh + xl with xh holding 12 significant bits, so
-// xh * xh is exact and the rest is small. Without the split, the rounding of x * x alone
-// costs ~x^2 * 2^-24 relative error (dozens of ULP at x = 10).
-FASTOPT_INLINE float exp_neg_half_square(float x) {
-    x = abs(x) > 16.0f ? 16.0f : x;  // e^-128 is already 0 in float; keeps x^2 finite (NaN passes)
+// -x^2 / 2 as hi + lo with hi exact: x = xh + xl with xh holding 12 significant bits, so
+// xh * xh is exact and lo is small (|lo| <= x^2 / 2048). Rounding x * x instead would cost
+// ~x^2 * 2^-24 relative error in e^{-x^2/2} (dozens of ULP at x = 10). |x| is capped at 16,
+// where e^-128 is already 0 in float, so the square stays finite (NaN passes).
+FASTOPT_INLINE void neg_half_square(float x, float& hi, float& lo) {
+    x = abs(x) > 16.0f ? 16.0f : x;
     const float xh = from_bits(bits(x) & 0xfffff000u);
     const float xl = x - xh;
-    const float hi = xh * xh;
-    const float lo = (2.0f * xh + xl) * xl;
-    return exp(-0.5f * hi) * exp(-0.5f * lo);
+    hi = -0.5f * (xh * xh);
+    lo = -0.5f * ((2.0f * xh + xl) * xl);
 }
 
-// erfc(z) for z >= 0 given e^{-z^2} (computed by the caller with an exact square):
-// erfc(z) = t * e^{-z^2} * e^{P(t)}, t = 1 / (1 + z/2), with the degree-9 Chebyshev fit of
-// Numerical Recipes' erfcc (fractional error < 1.2e-7).
-FASTOPT_INLINE float erfc_nonneg(float z, float exp_neg_z2) {
+// e^u for |u| <= 0.125: Taylor to degree 5 (error < 6e-9).
+FASTOPT_INLINE float exp_small(float u) {
+    float p = 8.3333333333e-3f;
+    p = p * u + 4.1666666667e-2f;
+    p = p * u + 1.6666666667e-1f;
+    p = p * u + 0.5f;
+    p = p * u + 1.0f;
+    return p * u + 1.0f;
+}
+
+// erfc(z) for z >= 0 as t * e^{P(t) - z^2}, t = 1 / (1 + z/2), P the degree-9 Chebyshev fit
+// of Numerical Recipes' erfcc (fractional error < 1.2e-7). -z^2 = hi + lo (hi exact) is
+// passed in: e^{hi} is one exp, and the small lo joins P's exponent.
+FASTOPT_INLINE float erfc_nonneg(float z, float hi, float lo) {
     const float t = 1.0f / (1.0f + 0.5f * z);
     float p = 0.17087277f;
     p = p * t - 0.82215223f;
@@ -161,29 +170,35 @@ FASTOPT_INLINE float erfc_nonneg(float z, float exp_neg_z2) {
     p = p * t + 0.37409196f;
     p = p * t + 1.00002368f;
     p = p * t - 1.26551223f;
-    return t * exp(p) * exp_neg_z2;
+    return t * exp(p + lo) * exp(hi);
 }
 
 // erfc(x) = 1 - erf(x), without cancellation for large x; erfc(-x) = 2 - erfc(x).
 FASTOPT_INLINE float erfc(float x) {
     const float z = abs(x);
-    const float zc = z > 11.0f ? 11.0f : z;  // erfc(11) underflows to 0 anyway; keeps z^2 finite
-    // e^{-z^2} = e^{-(sqrt2 z)^2 / 2}; sqrt2 * z rounds, so split z^2 directly instead.
-    const float zh = from_bits(bits(zc) & 0xfffff000u);
-    const float zl = zc - zh;
-    const float e = exp(-(zh * zh)) * exp(-((2.0f * zh + zl) * zl));
-    const float r = erfc_nonneg(z, e);
+    float hi, lo;
+    neg_half_square(z * 1.41421356237309505f, hi, lo);  // -z^2 (sqrt2 z rounds; see normal_cdf)
+    const float r = erfc_nonneg(z, hi, lo);
     const float y = x < 0.0f ? 2.0f - r : r;
     return x != x ? x : y;
 }
 
-// The standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2, with the e^{-x^2/2} factor formed
-// from x exactly (x / sqrt 2 would round first). For GELU.
+// The standard normal CDF Phi(x) = erfc(-x / sqrt 2) / 2, with -x^2/2 formed from x exactly
+// (x / sqrt 2 would round first). For GELU: no cancellation for x < 0.
 FASTOPT_INLINE float normal_cdf(float x) {
     const float z = abs(x) * 0.70710678118654752f;
-    const float half_tail = 0.5f * erfc_nonneg(z, exp_neg_half_square(x));
+    float hi, lo;
+    neg_half_square(x, hi, lo);
+    const float half_tail = 0.5f * erfc_nonneg(z, hi, lo);
     const float y = x < 0.0f ? half_tail : 1.0f - half_tail;
     return x != x ? x : y;
+}
+
+// The standard normal density phi(x) = e^{-x^2/2} / sqrt(2 pi), with x^2 formed exactly.
+FASTOPT_INLINE float normal_pdf(float x) {
+    float hi, lo;
+    neg_half_square(x, hi, lo);
+    return exp(hi) * exp_small(lo) * 0.39894228040143267794f;
 }
 
 // ---- float64: the C library, for now (scalar calls; correct, not vectorized) ----------------
@@ -193,7 +208,7 @@ FASTOPT_INLINE double log1p(double x) { return std::log1p(x); }
 FASTOPT_INLINE double tanh(double x) { return std::tanh(x); }
 FASTOPT_INLINE double erfc(double x) { return std::erfc(x); }
 FASTOPT_INLINE double normal_cdf(double x) { return 0.5 * std::erfc(x * -0.70710678118654752440); }
-FASTOPT_INLINE double exp_neg_half_square(double x) { return std::exp(-0.5 * x * x); }
+FASTOPT_INLINE double normal_pdf(double x) { return std::exp(-0.5 * x * x) * 0.39894228040143267794; }
 
 }  // namespace math
 FASTOPT_NAMESPACE_END
