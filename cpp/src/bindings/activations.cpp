@@ -27,11 +27,14 @@ py::array forward(Act act, const char* public_name, py::handle x_obj, const py::
     const void* xp = x.data();
     void* yp = out.mutable_data();
     const ActivationTable& t = activations();
-    py::gil_scoped_release release;
-    if (dtype_of(x) == Dtype::f32)
-        t.f32.forward[k](static_cast<const float*>(xp), static_cast<float*>(yp), n, p, threads);
-    else
-        t.f64.forward[k](static_cast<const double*>(xp), static_cast<double*>(yp), n, p, threads);
+    const bool f32 = dtype_of(x) == Dtype::f32;
+    {
+        py::gil_scoped_release release;  // no Python object is touched in here
+        if (f32)
+            t.f32.forward[k](static_cast<const float*>(xp), static_cast<float*>(yp), n, p, threads);
+        else
+            t.f64.forward[k](static_cast<const double*>(xp), static_cast<double*>(yp), n, p, threads);
+    }
     return out;
 }
 
@@ -54,13 +57,16 @@ py::array backward(Act act, const char* public_name, const char* saved_name, py:
     const void* sp = s.data();
     void* op = out.mutable_data();
     const ActivationTable& t = activations();
-    py::gil_scoped_release release;
-    if (dtype_of(gy) == Dtype::f32)
-        t.f32.backward[k](static_cast<const float*>(gp), static_cast<const float*>(sp), static_cast<float*>(op), n,
-                          p, threads);
-    else
-        t.f64.backward[k](static_cast<const double*>(gp), static_cast<const double*>(sp), static_cast<double*>(op),
-                          n, p, threads);
+    const bool f32 = dtype_of(gy) == Dtype::f32;
+    {
+        py::gil_scoped_release release;  // no Python object is touched in here
+        if (f32)
+            t.f32.backward[k](static_cast<const float*>(gp), static_cast<const float*>(sp), static_cast<float*>(op), n,
+                              p, threads);
+        else
+            t.f64.backward[k](static_cast<const double*>(gp), static_cast<const double*>(sp), static_cast<double*>(op),
+                              n, p, threads);
+    }
     return out;
 }
 
@@ -100,13 +106,16 @@ py::array prelu(py::handle x_obj, py::handle w_obj, const py::object& out_obj) {
     const void* wp = w.data();
     void* yp = out.mutable_data();
     const ActivationTable& t = activations();
-    py::gil_scoped_release release;
-    if (dtype_of(x) == Dtype::f32)
-        t.f32.prelu_forward(static_cast<const float*>(xp), static_cast<const float*>(wp), static_cast<float*>(yp),
-                            sh.outer, sh.channels, sh.inner, threads);
-    else
-        t.f64.prelu_forward(static_cast<const double*>(xp), static_cast<const double*>(wp),
-                            static_cast<double*>(yp), sh.outer, sh.channels, sh.inner, threads);
+    const bool f32 = dtype_of(x) == Dtype::f32;
+    {
+        py::gil_scoped_release release;  // no Python object is touched in here
+        if (f32)
+            t.f32.prelu_forward(static_cast<const float*>(xp), static_cast<const float*>(wp), static_cast<float*>(yp),
+                                sh.outer, sh.channels, sh.inner, threads);
+        else
+            t.f64.prelu_forward(static_cast<const double*>(xp), static_cast<const double*>(wp),
+                                static_cast<double*>(yp), sh.outer, sh.channels, sh.inner, threads);
+    }
     return out;
 }
 
@@ -129,9 +138,10 @@ py::tuple prelu_backward(py::handle gy_obj, py::handle x_obj, py::handle w_obj) 
     void* gxp = gx.mutable_data();
     void* gwp = gw.mutable_data();
     const ActivationTable& t = activations();
+    const bool f32 = dtype_of(x) == Dtype::f32;
     {
-        py::gil_scoped_release release;
-        if (dtype_of(x) == Dtype::f32)
+        py::gil_scoped_release release;  // no Python object is touched in here
+        if (f32)
             t.f32.prelu_backward(static_cast<const float*>(gp), static_cast<const float*>(xp),
                                  static_cast<const float*>(wp), static_cast<float*>(gxp), static_cast<float*>(gwp),
                                  sh.outer, sh.channels, sh.inner, threads);

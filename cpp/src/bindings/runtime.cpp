@@ -52,11 +52,14 @@ py::array copy(py::handle x_obj, const py::object& out_obj) {
     const void* xp = x.data();
     void* yp = out.mutable_data();
     const RooflineTable& t = roofline();
-    py::gil_scoped_release release;
-    if (dtype_of(x) == Dtype::f32)
-        t.f32.copy(static_cast<const float*>(xp), static_cast<float*>(yp), n, threads);
-    else
-        t.f64.copy(static_cast<const double*>(xp), static_cast<double*>(yp), n, threads);
+    const bool f32 = dtype_of(x) == Dtype::f32;
+    {
+        py::gil_scoped_release release;  // no Python object is touched in here
+        if (f32)
+            t.f32.copy(static_cast<const float*>(xp), static_cast<float*>(yp), n, threads);
+        else
+            t.f64.copy(static_cast<const double*>(xp), static_cast<double*>(yp), n, threads);
+    }
     return out;
 }
 
