@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "fastopt/params.hpp"
 
@@ -39,6 +40,9 @@ struct ActivationKernels {
 struct ActivationTable {
     ActivationKernels<float> f32;
     ActivationKernels<double> f64;
+    template <class T> const ActivationKernels<T>& get() const {
+        if constexpr (std::is_same_v<T, float>) return f32; else return f64;
+    }
 };
 
 // Memory kernels of the access patterns the benchmark's roofline is measured with.
@@ -49,6 +53,9 @@ struct RooflineKernels {
 struct RooflineTable {
     RooflineKernels<float> f32;
     RooflineKernels<double> f64;
+    template <class T> const RooflineKernels<T>& get() const {
+        if constexpr (std::is_same_v<T, float>) return f32; else return f64;
+    }
 };
 
 }  // namespace fastopt

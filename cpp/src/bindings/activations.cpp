@@ -27,14 +27,10 @@ py::array forward(Act act, const char* public_name, py::handle x_obj, const py::
     const void* xp = x.data();
     void* yp = out.mutable_data();
     const ActivationTable& t = activations();
-    const bool f32 = dtype_of(x) == Dtype::f32;
-    {
-        py::gil_scoped_release release;  // no Python object is touched in here
-        if (f32)
-            t.f32.forward[k](static_cast<const float*>(xp), static_cast<float*>(yp), n, p, threads);
-        else
-            t.f64.forward[k](static_cast<const double*>(xp), static_cast<double*>(yp), n, p, threads);
-    }
+    run_nogil(dtype_of(x), [&](auto tag) {
+        using T = decltype(tag);
+        t.get<T>().forward[k](static_cast<const T*>(xp), static_cast<T*>(yp), n, p, threads);
+    });
     return out;
 }
 
@@ -57,16 +53,11 @@ py::array backward(Act act, const char* public_name, const char* saved_name, py:
     const void* sp = s.data();
     void* op = out.mutable_data();
     const ActivationTable& t = activations();
-    const bool f32 = dtype_of(gy) == Dtype::f32;
-    {
-        py::gil_scoped_release release;  // no Python object is touched in here
-        if (f32)
-            t.f32.backward[k](static_cast<const float*>(gp), static_cast<const float*>(sp), static_cast<float*>(op), n,
-                              p, threads);
-        else
-            t.f64.backward[k](static_cast<const double*>(gp), static_cast<const double*>(sp), static_cast<double*>(op),
-                              n, p, threads);
-    }
+    run_nogil(dtype_of(gy), [&](auto tag) {
+        using T = decltype(tag);
+        t.get<T>().backward[k](static_cast<const T*>(gp), static_cast<const T*>(sp), static_cast<T*>(op), n,
+                 p, threads);
+    });
     return out;
 }
 
@@ -106,16 +97,11 @@ py::array prelu(py::handle x_obj, py::handle w_obj, const py::object& out_obj) {
     const void* wp = w.data();
     void* yp = out.mutable_data();
     const ActivationTable& t = activations();
-    const bool f32 = dtype_of(x) == Dtype::f32;
-    {
-        py::gil_scoped_release release;  // no Python object is touched in here
-        if (f32)
-            t.f32.prelu_forward(static_cast<const float*>(xp), static_cast<const float*>(wp), static_cast<float*>(yp),
-                                sh.outer, sh.channels, sh.inner, threads);
-        else
-            t.f64.prelu_forward(static_cast<const double*>(xp), static_cast<const double*>(wp),
-                                static_cast<double*>(yp), sh.outer, sh.channels, sh.inner, threads);
-    }
+    run_nogil(dtype_of(x), [&](auto tag) {
+        using T = decltype(tag);
+        t.get<T>().prelu_forward(static_cast<const T*>(xp), static_cast<const T*>(wp), static_cast<T*>(yp),
+                 sh.outer, sh.channels, sh.inner, threads);
+    });
     return out;
 }
 
@@ -138,18 +124,12 @@ py::tuple prelu_backward(py::handle gy_obj, py::handle x_obj, py::handle w_obj) 
     void* gxp = gx.mutable_data();
     void* gwp = gw.mutable_data();
     const ActivationTable& t = activations();
-    const bool f32 = dtype_of(x) == Dtype::f32;
-    {
-        py::gil_scoped_release release;  // no Python object is touched in here
-        if (f32)
-            t.f32.prelu_backward(static_cast<const float*>(gp), static_cast<const float*>(xp),
-                                 static_cast<const float*>(wp), static_cast<float*>(gxp), static_cast<float*>(gwp),
-                                 sh.outer, sh.channels, sh.inner, threads);
-        else
-            t.f64.prelu_backward(static_cast<const double*>(gp), static_cast<const double*>(xp),
-                                 static_cast<const double*>(wp), static_cast<double*>(gxp),
-                                 static_cast<double*>(gwp), sh.outer, sh.channels, sh.inner, threads);
-    }
+    run_nogil(dtype_of(x), [&](auto tag) {
+        using T = decltype(tag);
+        t.get<T>().prelu_backward(static_cast<const T*>(gp), static_cast<const T*>(xp),
+                 static_cast<const T*>(wp), static_cast<T*>(gxp), static_cast<T*>(gwp), sh.outer,
+                 sh.channels, sh.inner, threads);
+    });
     return py::make_tuple(gx, gw);
 }
 

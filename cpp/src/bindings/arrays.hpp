@@ -45,6 +45,17 @@ inline py::array float_input(py::handle obj, const std::string& fn, const char* 
 
 inline Dtype dtype_of(const py::array& a) { return a.itemsize() == 4 ? Dtype::f32 : Dtype::f64; }
 
+// Runs body(T{}) with T the C++ type of `dt`, with the GIL released. The body gets raw
+// pointers taken beforehand and must not touch any Python object.
+template <class Body>
+void run_nogil(Dtype dt, const Body& body) {
+    py::gil_scoped_release release;
+    if (dt == Dtype::f32)
+        body(float{});
+    else
+        body(double{});
+}
+
 inline void require_same_dtype(const py::array& a, const char* an, const py::array& b, const char* bn,
                                const std::string& fn) {
     if (!a.dtype().is(b.dtype()) && !a.dtype().equal(b.dtype()))

@@ -52,14 +52,10 @@ py::array copy(py::handle x_obj, const py::object& out_obj) {
     const void* xp = x.data();
     void* yp = out.mutable_data();
     const RooflineTable& t = roofline();
-    const bool f32 = dtype_of(x) == Dtype::f32;
-    {
-        py::gil_scoped_release release;  // no Python object is touched in here
-        if (f32)
-            t.f32.copy(static_cast<const float*>(xp), static_cast<float*>(yp), n, threads);
-        else
-            t.f64.copy(static_cast<const double*>(xp), static_cast<double*>(yp), n, threads);
-    }
+    run_nogil(dtype_of(x), [&](auto tag) {
+        using T = decltype(tag);
+        t.get<T>().copy(static_cast<const T*>(xp), static_cast<T*>(yp), n, threads);
+    });
     return out;
 }
 
