@@ -35,15 +35,22 @@ FASTOPT_INLINE double abs(double x) { return __builtin_fabs(x); }
 // 2^n for integer n in [-126, 127], built from the exponent bits.
 FASTOPT_INLINE float pow2i(std::int32_t n) { return from_bits(static_cast<std::uint32_t>(n + 127) << 23); }
 
-// e^x. Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2, and Cephes' degree-7 polynomial
-// for e^r. 2^n is applied as two factors so results in the subnormal range round once.
-FASTOPT_INLINE float exp(float x) {
-    const float xc = x > 88.8f ? 88.8f : (x < -104.0f ? -104.0f : x);  // NaN passes through
-    const float shifter = 12582912.0f;                                   // 1.5 * 2^23
-    const float t = xc * 1.44269504088896341f + shifter;                 // round(x / ln2)
+// e^{hi + lo} for hi exact and |lo| <= 2, without rounding hi + lo first: the reduction
+// r = hi - n ln2 is exact, so lo is added to a small r. Cody-Waite reduction with ln2 in two
+// parts, Cephes' degree-7 polynomial for e^r, and 2^n applied as two factors so results in
+// the subnormal range round once.
+FASTOPT_INLINE float exp_sum(float hi, float lo) {
+    const float s = hi + lo;
+    const bool over = s > 88.8f;     // overflows to +inf below
+    const bool under = s < -104.0f;  // underflows to 0 below
+    hi = over ? 88.8f : (under ? -104.0f : hi);  // NaN passes through
+    lo = (over || under) ? 0.0f : lo;
+    const float shifter = 12582912.0f;  // 1.5 * 2^23
+    const float t = (hi + lo) * 1.44269504088896341f + shifter;  // round(s / ln2)
     const float n = t - shifter;
     const std::int32_t ni = static_cast<std::int32_t>(bits(t) - bits(shifter));
-    float r = xc - n * 0.693359375f;   // ln2 split: high part exact in n * hi
+    float r = hi - n * 0.693359375f;  // exact: n * 0.693359375 has few bits
+    r = r + lo;
     r = r - n * -2.12194440e-4f;
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;
@@ -56,6 +63,9 @@ FASTOPT_INLINE float exp(float x) {
     const std::int32_t n2 = ni - n1;
     return er * pow2i(n1) * pow2i(n2);  // NaN stays NaN through every step
 }
+
+// e^x: overflow to +inf above 88.72, gradual underflow, 0 below -103.97.
+FASTOPT_INLINE float exp(float x) { return exp_sum(x, 0.0f); }
 
 // e^x - 1. Taylor polynomial to degree 8 for |x| <= 0.5 (error < 6e-9 relative), exp(x) - 1
 // beyond, where the subtraction loses at most a factor 2.6 of relative accuracy.
@@ -157,7 +167,7 @@ FASTOPT_INLINE float exp_small(float u) {
 
 // erfc(z) for z >= 0 as t * e^{P(t) - z^2}, t = 1 / (1 + z/2), P the degree-9 Chebyshev fit
 // of Numerical Recipes' erfcc (fractional error < 1.2e-7). -z^2 = hi + lo (hi exact) is
-// passed in: e^{hi} is one exp, and the small lo joins P's exponent.
+// passed in; the small lo joins P in the exponent, and one exp_sum takes both parts.
 FASTOPT_INLINE float erfc_nonneg(float z, float hi, float lo) {
     const float t = 1.0f / (1.0f + 0.5f * z);
     float p = 0.17087277f;
@@ -170,7 +180,7 @@ FASTOPT_INLINE float erfc_nonneg(float z, float hi, float lo) {
     p = p * t + 0.37409196f;
     p = p * t + 1.00002368f;
     p = p * t - 1.26551223f;
-    return t * exp(p + lo) * exp(hi);
+    return t * exp_sum(hi, p + lo);
 }
 
 // erfc(x) = 1 - erf(x), without cancellation for large x; erfc(-x) = 2 - erfc(x).
