@@ -1,4 +1,4 @@
-"""``python -m fastopt info`` prints what runs here; ``python -m fastopt bench`` measures it."""
+"""python -m fastopt: ``info`` prints what runs here; ``bench`` measures the kernels."""
 
 from __future__ import annotations
 
@@ -20,20 +20,19 @@ def _print_info() -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fastopt", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("info", help="version, ISA, threads, compiler and flags")
-    bench = sub.add_parser("bench", help="benchmark the kernels against NumPy and PyTorch")
-    from .bench import add_arguments
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:  # the benchmark's module (and its options) load only when asked
+        from . import bench
 
-    add_arguments(bench)
+        parser = argparse.ArgumentParser(prog="python -m fastopt bench", description=bench.__doc__)
+        bench.add_arguments(parser)
+        return bench.run(parser.parse_args(argv[1:]))
+    parser = argparse.ArgumentParser(prog="python -m fastopt", description=__doc__)
+    parser.add_argument("command", choices=["info", "bench"], help="info, or bench (see bench --help)")
     args = parser.parse_args(argv)
     if args.command == "info":
         _print_info()
-        return 0
-    from .bench import run
-
-    return run(args)
+    return 0
 
 
 if __name__ == "__main__":
