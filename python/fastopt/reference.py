@@ -372,7 +372,7 @@ def gelu_backward(grad_out, x, approximate="none"):
             one_minus_s = _sigmoid64(-2.0 * u)
             x_sq = np.minimum(x * x, np.finfo(np.float64).max)
             du_dx = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_TANH_COEFF * x_sq)
-            dydx = s + (x * 2.0 * s * one_minus_s) * du_dx
+            dydx = s + x * (2.0 * s * one_minus_s) * du_dx
         return _result(gy * dydx, dtype)
 
 

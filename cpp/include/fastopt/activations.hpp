@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 #include "fastopt/config.hpp"
 #include "fastopt/math.hpp"
@@ -30,6 +31,16 @@ FASTOPT_INLINE T stable_sigmoid(T x) {
     const T e = math::exp(-math::abs(x));
     const T r = T(1) / (T(1) + e);
     return x >= T(0) ? r : e * r;
+}
+
+// sigmoid(x) and sigmoid(-x) = 1 - sigmoid(x), both without cancellation (1 - s would lose
+// the digits of a small 1 - s once s is rounded near 1).
+template <class T>
+FASTOPT_INLINE void stable_sigmoid_pair(T x, T& s, T& one_minus_s) {
+    const T e = math::exp(-math::abs(x));
+    const T r = T(1) / (T(1) + e);
+    s = x >= T(0) ? r : e * r;
+    one_minus_s = x >= T(0) ? e * r : r;
 }
 
 struct Sigmoid {
@@ -109,21 +120,24 @@ struct GeluTanh {  // approximate='tanh': 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x
         return x * stable_sigmoid(T(2) * inner(x));
     }
     // d/dx = s + x * 2 s (1 - s) * u'(x), s = sigmoid(2u), u' = sqrt(2/pi) (1 + 3 * 0.044715 x^2).
-    // Where s (1 - s) underflows to 0 the second term is exactly 0 (it would otherwise be
-    // 0 * inf = NaN for |x| > 1.8e19 in float32).
-    template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>& ) {
-        const T s = stable_sigmoid(T(2) * inner(x));
-        const T w = s * (T(1) - s);
+    // Where s (1 - s) underflows to 0 for a finite x, the second term is exactly 0 (it would
+    // otherwise be 0 * inf = NaN for |x| > 1.8e19 in float32, as it is in torch).
+    template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>&) {
+        T s, sc;
+        stable_sigmoid_pair(T(2) * inner(x), s, sc);
+        const T w = s * sc;
         const T slope = x * T(2) * w * (T(kBeta) * (T(1) + T(3 * kKappa) * x * x));
-        return gy * (s + (w == T(0) ? T(0) : slope));
+        const bool negligible = w == T(0) && math::abs(x) < std::numeric_limits<T>::infinity();
+        return gy * (s + (negligible ? T(0) : slope));  // +-inf: NaN, as torch
     }
 };
 
 struct Silu {  // x * sigmoid(x)
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x * stable_sigmoid(x); }
     template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>&) {
-        const T s = stable_sigmoid(x);
-        return gy * s * (T(1) + x * (T(1) - s));
+        T s, sc;
+        stable_sigmoid_pair(x, s, sc);
+        return gy * s * (T(1) + x * sc);
     }
 };
 
