@@ -19,15 +19,15 @@ from conftest import FORWARD, edge_values
 # Maximum error in ULP against the correctly rounded value, per float32 forward kernel, over
 # results in the normal range (|y| >= 2^-126). Measured (GCC 12, generic/avx2/avx512 alike).
 ULP_BOUND = {
-    "sigmoid": 2,
+    "sigmoid": 3,  # 3 at x = -3.4597702 (a dense linspace sweep); 2 on this file's sample
     "tanh": 1,
     "relu": 0,
     "leaky_relu": 0,
     "softplus": 3,
     "elu": 1,
-    "gelu": 11,  # 7 away from underflow (x ~ 0.002); 11 at x ~ -13.1 (Phi(x) subnormal)
-    "gelu_tanh": 158,  # the float32 cubic u is rounded and exp(2u) amplifies it by |2u|
-    "silu": 45,  # at x < -87.3, where sigmoid(x) is subnormal and silu(x) just above 2^-126
+    "gelu": 12,  # 7 away from underflow (x ~ 0.002); 12 at x ~ -13.11 (Phi(x) subnormal)
+    "gelu_tanh": 215,  # the float32 cubic u is rounded and exp(2u) amplifies it by |2u|; 215 generic at x = -10.07
+    "silu": 47,  # at x < -87.3, where sigmoid(x) is subnormal and silu(x) just above 2^-126
 }
 # The same over results away from underflow, |y| >= 2^-100 (no subnormal intermediates).
 ULP_BOUND_AWAY_FROM_UNDERFLOW = {**ULP_BOUND, "gelu": 7, "gelu_tanh": 120, "silu": 3}
