@@ -23,7 +23,7 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from . import _core
+from .. import _core
 
 __all__ = [
     "sigmoid",

@@ -1,0 +1,17 @@
+"""fastopt.functional: every kernel, with NumPy-style signatures and docstrings.
+
+One module per kernel family, re-exported here:
+
+* ``_activations``: activations and their gradients (the rules shared by every kernel --
+  dtypes, ``out=``, no silent copies, errors before writes -- are in its docstring).
+
+Each function is a thin wrapper over the compiled ``fastopt._core``; the argument checks, the
+threads and the math live in C++.
+"""
+
+from __future__ import annotations
+
+from . import _activations
+from ._activations import *  # noqa: F401,F403
+
+__all__ = [*_activations.__all__]
