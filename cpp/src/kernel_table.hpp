@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "fastopt/optim_params.hpp"
 #include "fastopt/params.hpp"
 
 namespace fastopt {
@@ -58,6 +59,13 @@ struct RooflineTable {
     }
 };
 
+// Multi-tensor optimizer steps and gradient norms (optimizers.cpp).
+struct OptimTable {
+    StepReport (*step)(const StepRequest& request);
+    double (*grad_norm)(const NormRequest& request);          // the norm of the whole list
+    void (*scale)(const NormRequest& request, double factor);  // grads *= factor, in place
+};
+
 }  // namespace fastopt
 
 // Declares the per-ISA table getters: fastopt::<isa>::activation_table() and friends.
@@ -66,5 +74,6 @@ struct RooflineTable {
     namespace isa {                                    \
     const ::fastopt::ActivationTable& activation_table(); \
     const ::fastopt::RooflineTable& roofline_table();  \
+    const ::fastopt::OptimTable& optim_table();        \
     }                                                  \
     }

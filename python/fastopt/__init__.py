@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from . import functional
 from ._runtime import get_num_threads, info, set_num_threads
+from ._step_result import StepResult
 from .functional import (
     elu,
     elu_backward,
@@ -33,11 +34,12 @@ __version__: str = info()["version"]
 
 __all__ = [
     "__version__",
+    "StepResult",
     "functional",
     "get_num_threads",
     "info",
     "set_num_threads",
-    *functional.__all__,
+    *functional._activations.__all__,
 ]
 
 
