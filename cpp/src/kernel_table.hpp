@@ -50,6 +50,8 @@ struct ActivationTable {
 template <class T>
 struct RooflineKernels {
     void (*copy)(const T* x, T* y, std::int64_t n, int threads);  // y = x, plain stores
+    void (*axpy)(T* a, const T* b, T s, std::int64_t n, int threads);  // a += s*b, in place
+    double (*sum)(const T* x, std::int64_t n, int threads);           // read-only
 };
 struct RooflineTable {
     RooflineKernels<float> f32;

@@ -18,15 +18,18 @@
 
 FASTOPT_NAMESPACE_BEGIN
 
-// torch.lerp(a, b, w) with a scalar weight: the form depends on |w| < 0.5.
+// torch.lerp(a, b, w) with a scalar weight: a + w*(b-a) for |w| < 0.5, else b - (b-a)*(1-w),
+// written as base + coef*(b-a) so the choice is one blend, not two formulas.
 template <class T>
 struct Lerp {
-    T w, one_minus_w;
+    T coef;
     bool small;
     explicit Lerp(double weight)
-        : w(static_cast<T>(weight)), one_minus_w(static_cast<T>(1) - static_cast<T>(weight)),
+        : coef(std::abs(static_cast<T>(weight)) < static_cast<T>(0.5)
+                   ? static_cast<T>(weight)
+                   : -(static_cast<T>(1) - static_cast<T>(weight))),
           small(std::abs(static_cast<T>(weight)) < static_cast<T>(0.5)) {}
-    FASTOPT_INLINE T operator()(T a, T b) const { return small ? a + w * (b - a) : b - (b - a) * one_minus_w; }
+    FASTOPT_INLINE T operator()(T a, T b) const { return (small ? a : b) + coef * (b - a); }
 };
 
 // SGD. g += wd*p (L2); buf = momentum*buf + (1-dampening)*g (buf = g on the first step);
@@ -112,24 +115,28 @@ struct RmspropRule {
 };
 
 // Adam / AdamW. Adam: g += wd*p; AdamW: p *= 1 - lr*wd. m = lerp(m, g, 1-b1);
-// v = b2*v + (1-b2)*g*g; amsgrad: vmax = max(vmax, v) and v := vmax;
-// p -= step_size * m / (sqrt(v) / sqrt(bc2) + eps), step_size = lr / bc1.
+// v = b2*v + (1-b2)*g*g; amsgrad: vmax = max(vmax, v) and v := vmax; then torch's
+// p -= lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps), evaluated as
+// p -= (lr/bc1 * sqrt(bc2)) * m / (sqrt(v) + eps*sqrt(bc2)): the same number up to a few
+// rounding errors of the (small) update, with one division instead of two, which is what
+// bounds Adam's speed when its arrays are in cache (the form DeepSpeed's CPU Adam uses too).
 template <class T, bool kL2, bool kAmsgrad>
 struct AdamRule {
     T* p;
     T* m;
     T* v;
     T* vmax;
-    T wd, decay, b2, one_minus_b2, step_size, bc2_sqrt, eps;
+    T wd, decay, b2, one_minus_b2, step_size, eps;
     Lerp<T> lerp;
     AdamRule(const TensorRef& t, const OptimHyper& h)
         : p(static_cast<T*>(t.param)), m(static_cast<T*>(t.state[0])), v(static_cast<T*>(t.state[1])),
           vmax(static_cast<T*>(t.state[2])), wd(static_cast<T>(h.weight_decay)),
           decay(static_cast<T>(h.decoupled ? 1 - h.lr * h.weight_decay : 1)), b2(static_cast<T>(h.beta2)),
           one_minus_b2(static_cast<T>(1 - h.beta2)),
-          step_size(static_cast<T>(h.lr / (1 - std::pow(h.beta1, static_cast<double>(t.step))))),
-          bc2_sqrt(static_cast<T>(std::sqrt(1 - std::pow(h.beta2, static_cast<double>(t.step))))),
-          eps(static_cast<T>(h.eps)), lerp(1 - h.beta1) {}
+          step_size(static_cast<T>(h.lr / (1 - std::pow(h.beta1, static_cast<double>(t.step))) *
+                                   std::sqrt(1 - std::pow(h.beta2, static_cast<double>(t.step))))),
+          eps(static_cast<T>(h.eps * std::sqrt(1 - std::pow(h.beta2, static_cast<double>(t.step))))),
+          lerp(1 - h.beta1) {}
     FASTOPT_INLINE void update(std::int64_t i, T g) const {
         T x = p[i] * decay;  // decay is exactly 1 for Adam
         if (kL2) g = g + wd * x;
@@ -142,7 +149,7 @@ struct AdamRule {
             vi = mx > vi || mx != mx ? mx : vi;  // torch.maximum propagates NaN
             vmax[i] = vi;
         }
-        p[i] = x - step_size * (mi / (std::sqrt(vi) / bc2_sqrt + eps));
+        p[i] = x - step_size * (mi / (std::sqrt(vi) + eps));
     }
 };
 
