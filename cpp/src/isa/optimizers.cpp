@@ -266,16 +266,16 @@ bool lamb_passes(const Pass<T>& ps) {
     return found;
 }
 
-// The read-only pass: sum of squares of g / grad_scale (in double) and a non-finite flag.
+// The read-only pass: sum of squares of g / grad_scale (in double) and whether any of them is
+// inf/NaN. No separate flag: a non-finite value makes its block's sum inf or NaN, and finite
+// float or double squares cannot overflow a double sum of any realistic length.
 template <class T>
 double grad_sumsq(const StepRequest& rq, const TensorBlocks& blocks, T scale, bool& bad_out) {
     Scratch<double> part(blocks.count);
-    Scratch<int> bad(blocks.count);
     for_each_block(blocks, rq.threads, [&](std::int64_t b, int) {
         const TensorRef& t = rq.tensors[blocks.tensor.data[b]];
         T buf[kTile];
         double acc = 0;
-        int f = 0;
         const bool native = rq.grad == Elem::f32 || rq.grad == Elem::f64;
         const std::int64_t lo0 = blocks.begin.data[b], hi0 = blocks.end.data[b];
         const std::int64_t tile = native ? hi0 - lo0 : kTile;
@@ -283,24 +283,29 @@ double grad_sumsq(const StepRequest& rq, const TensorBlocks& blocks, T scale, bo
             const std::int64_t hi = lo + tile < hi0 ? lo + tile : hi0;
             std::int64_t base = 0;
             const T* g = grad_tile<T>(t.grad, rq.grad, lo, hi, buf, base);
-            FASTOPT_SIMD_REDUCTION2(+ : acc, | : f)
-            for (std::int64_t i = lo; i < hi; ++i) {
-                const T gi = g[i - base] / scale;
-                const double d = gi;
-                acc += d * d;
-                f |= (gi - gi != T(0));
+            if (scale == T(1)) {
+                FASTOPT_SIMD_REDUCTION(+ : acc)
+                for (std::int64_t i = lo; i < hi; ++i) {
+                    const double d = g[i - base];
+                    acc += d * d;
+                }
+            } else {
+                FASTOPT_SIMD_REDUCTION(+ : acc)
+                for (std::int64_t i = lo; i < hi; ++i) {
+                    const double d = g[i - base] / scale;
+                    acc += d * d;
+                }
             }
         }
         part.data[b] = acc;
-        bad.data[b] = f;
     });
     double sum = 0;
-    int any = 0;
+    bool bad = false;
     for (std::int64_t b = 0; b < blocks.count; ++b) {
         sum += part.data[b];
-        any |= bad.data[b];
+        bad |= !std::isfinite(part.data[b]);
     }
-    bad_out = any != 0;
+    bad_out = bad;
     return sum;
 }
 
