@@ -18,21 +18,25 @@
 namespace fastopt {
 namespace {
 
-// "bfloat16" for ml_dtypes' dtype and for uint16 views, "float16", "float32", "float64".
-bool is_bf16(const py::array& a) {
-    const py::dtype d = a.dtype();
-    return (d.kind() == 'u' && d.itemsize() == 2) || py::str(d).cast<std::string>() == "bfloat16";
-}
-
+// The storage type of an array, read from its descriptor without calling into Python (these
+// checks run for every array of a model, every step). bfloat16 is a uint16 view, or
+// ml_dtypes' bfloat16 (a user-defined dtype: its name is the only Python call, made only then).
 bool elem_of(const py::array& a, Elem& e) {
     const py::dtype d = a.dtype();
-    if (!d.attr("isnative").cast<bool>() && d.itemsize() > 1) return false;
-    if (d.kind() == 'f' && d.itemsize() == 4) e = Elem::f32;
-    else if (d.kind() == 'f' && d.itemsize() == 8) e = Elem::f64;
-    else if (d.kind() == 'f' && d.itemsize() == 2) e = Elem::f16;
-    else if (is_bf16(a)) e = Elem::bf16;
-    else return false;
-    return true;
+    const char order = d.byteorder();
+    if (order == '>') return false;  // not native on the little-endian machines we build for
+    switch (d.num()) {
+        case py::detail::npy_api::NPY_FLOAT_: e = Elem::f32; return true;
+        case py::detail::npy_api::NPY_DOUBLE_: e = Elem::f64; return true;
+        case py::detail::npy_api::NPY_USHORT_: e = Elem::bf16; return true;
+        case 23 /* NPY_HALF */: e = Elem::f16; return true;
+        default: break;
+    }
+    if (d.kind() == 'V' && d.itemsize() == 2 && py::str(d).cast<std::string>() == "bfloat16") {
+        e = Elem::bf16;
+        return true;
+    }
+    return false;
 }
 
 const char* elem_name(Elem e) {
@@ -67,20 +71,37 @@ std::vector<py::array> as_list(py::handle obj, const std::string& fn, const std:
     return out;
 }
 
-void check_layout(const py::array& a, const std::string& fn, const std::string& what, bool written) {
+// Names like "params[3]" are built only for an error message: these checks run for every
+// array of a model on every step.
+void check_layout(const py::array& a, const std::string& fn, const char* list, std::size_t i, bool written) {
+    const int flags = a.flags();
+    constexpr int kNeed = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+    if ((flags & kNeed) == kNeed && (!written || (flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))) return;
+    const std::string what = at(list, i);
     if (written && !a.writeable()) throw py::value_error(fn + ": " + what + " is read-only");
-    if (!(a.flags() & py::array::c_style))
+    if (!(flags & py::array::c_style))
         throw py::value_error(fn + ": " + what + " must be C-contiguous (" +
                               (written ? "it is updated in place, never copied)" : "grads are read in place)"));
-    if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
-        throw py::value_error(fn + ": " + what + " is not aligned to its dtype");
+    throw py::value_error(fn + ": " + what + " is not aligned to its dtype");
+}
+
+void check_shape(const py::array& p, const py::array& a, const std::string& fn, const char* list, std::size_t i) {
+    if (!same_shape(p, a))
+        require_same_shape(p, at("params", i).c_str(), a, at(list, i).c_str(), fn);
 }
 
 struct Span {
     const char* lo;
     const char* hi;
-    std::string what;
+    const char* list;
+    std::size_t index;
+    std::string what() const { return at(list, index); }
 };
+
+void add_span(std::vector<Span>& spans, const py::array& a, const char* list, std::size_t i) {
+    const auto* lo = static_cast<const char*>(a.data());
+    if (a.nbytes() > 0) spans.push_back({lo, lo + a.nbytes(), list, i});
+}
 
 // No array may share memory with another: a param twice in the list, a grad aliasing its
 // param or a state buffer aliasing anything would make the in-place update ill-defined.
@@ -88,7 +109,7 @@ void check_disjoint(std::vector<Span>& spans, const std::string& fn) {
     std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.lo < b.lo; });
     for (std::size_t i = 1; i < spans.size(); ++i)
         if (spans[i].lo < spans[i - 1].hi)
-            throw py::value_error(fn + ": " + spans[i - 1].what + " and " + spans[i].what +
+            throw py::value_error(fn + ": " + spans[i - 1].what() + " and " + spans[i].what() +
                                   " share memory; every param, grad and state buffer must be a separate array");
 }
 
@@ -141,8 +162,8 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
     rq.opt = parse_optimizer(name);
     rq.hyper = parse_hyper(hyper);
 
-    const std::vector<py::array> params = as_list(params_obj, fn, "params");
-    const std::vector<py::array> grads = as_list(grads_obj, fn, "grads");
+    std::vector<py::array> params = as_list(params_obj, fn, "params");
+    std::vector<py::array> grads = as_list(grads_obj, fn, "grads");
     const std::size_t count = params.size();
     if (grads.size() != count)
         throw py::value_error(fn + ": " + std::to_string(grads.size()) + " grads for " + std::to_string(count) +
@@ -181,7 +202,7 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
     std::vector<Span> spans;
     std::vector<TensorRef> refs(count);
     for (std::size_t i = 0; i < count; ++i) {
-        py::array p = params[i];
+        py::array& p = params[i];
         const py::array& g = grads[i];
         Elem pe, ge;
         if (!elem_of(p, pe))
@@ -208,49 +229,44 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
             throw py::type_error(fn + ": " + at("grads", i) + " is " + elem_name(ge) + " but the params are " +
                                  elem_name(pe) + (compute == Elem::f64 ? "; float64 params need float64 grads"
                                                                         : "; grads must be float32, bfloat16 or float16"));
-        require_same_shape(p, at("params", i).c_str(), g, at("grads", i).c_str(), fn);
-        check_layout(p, fn, at("params", i), true);
-        check_layout(g, fn, at("grads", i), false);
+        check_shape(p, g, fn, "grads", i);
+        check_layout(p, fn, "params", i, true);
+        check_layout(g, fn, "grads", i, false);
         TensorRef& r = refs[i];
         r.n = p.size();
         r.step = steps[i];
         r.first = firsts[i];
         r.grad = g.data();
-        spans.push_back({static_cast<const char*>(p.data()), static_cast<const char*>(p.data()) + p.nbytes(),
-                         at("params", i)});
-        spans.push_back({static_cast<const char*>(g.data()), static_cast<const char*>(g.data()) + g.nbytes(),
-                         at("grads", i)});
+        add_span(spans, p, "params", i);
+        add_span(spans, g, "grads", i);
         if (mixed) {
-            py::array m = masters[i];
+            py::array& m = masters[i];
             Elem me;
             if (!elem_of(m, me) || me != Elem::f32)
                 throw py::type_error(fn + ": " + at("master_params", i) + " has dtype " + dtype_str(m) +
                                      "; master copies are float32");
-            require_same_shape(p, at("params", i).c_str(), m, at("master_params", i).c_str(), fn);
-            check_layout(m, fn, at("master_params", i), true);
+            check_shape(p, m, fn, "master_params", i);
+            check_layout(m, fn, "master_params", i, true);
             r.param = m.mutable_data();
             r.param_lowp = p.mutable_data();
-            spans.push_back({static_cast<const char*>(m.data()), static_cast<const char*>(m.data()) + m.nbytes(),
-                             at("master_params", i)});
+            add_span(spans, m, "master_params", i);
         } else {
             r.param = p.mutable_data();
         }
         for (std::size_t s = 0; s < state_lists.size(); ++s) {
-            const auto& [sname, list] = state_lists[s];
+            auto& [sname, list] = state_lists[s];
             if (list.empty()) continue;
-            py::array a = list[i];
+            py::array& a = list[i];
             Elem se;
             if (!elem_of(a, se) || se != compute)
                 throw py::type_error(fn + ": " + at(sname, i) + " has dtype " + dtype_str(a) + " but must be " +
                                      elem_name(compute) + (mixed ? " (state of low-precision params is float32)" : ""));
-            require_same_shape(p, at("params", i).c_str(), a, at(sname, i).c_str(), fn);
-            check_layout(a, fn, at(sname, i), true);
+            check_shape(p, a, fn, sname.c_str(), i);
+            check_layout(a, fn, sname.c_str(), i, true);
             r.state[s] = a.mutable_data();
-            spans.push_back({static_cast<const char*>(a.data()), static_cast<const char*>(a.data()) + a.nbytes(),
-                             at(sname, i)});
+            add_span(spans, a, sname.c_str(), i);
         }
     }
-    spans.erase(std::remove_if(spans.begin(), spans.end(), [](const Span& s) { return s.lo == s.hi; }), spans.end());
     check_disjoint(spans, fn);
 
     rq.compute = mixed ? Elem::f32 : param_elem;
@@ -275,7 +291,8 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
         if (!elem_of(f, fe) || fe != Elem::f32 || f.size() != 1)
             throw py::type_error(fn + ": found_inf must be a float32 ndarray of one element, got dtype " +
                                  dtype_str(f) + " and shape " + shape_str(f));
-        check_layout(f, fn, "found_inf", true);
+        if (!f.writeable() || !(f.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+            throw py::value_error(fn + ": found_inf must be writeable and aligned");
         found_inf = static_cast<float*>(f.mutable_data());
         rq.skip_if_nonfinite = true;
         if (*found_inf != 0.0f) return py::make_tuple(py::none(), true, true);  // torch: skip
@@ -311,11 +328,10 @@ double clip_grad_norm(py::handle grads_obj, double max_norm, double norm_type, b
         if (e != elem)
             throw py::type_error(fn + ": " + at("grads", i) + " is " + elem_name(e) + " but grads[0] is " +
                                  elem_name(elem) + "; one call takes one dtype");
-        check_layout(grads[i], fn, at("grads", i), true);
+        check_layout(grads[i], fn, "grads", i, true);
         ptrs.push_back(grads[i].mutable_data());
         sizes.push_back(grads[i].size());
-        const char* lo = static_cast<const char*>(grads[i].data());
-        if (grads[i].nbytes() > 0) spans.push_back({lo, lo + grads[i].nbytes(), at("grads", i)});
+        add_span(spans, grads[i], "grads", i);
     }
     check_disjoint(spans, fn);
     if (grads.empty()) return 0.0;
