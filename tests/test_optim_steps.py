@@ -429,3 +429,34 @@ def test_empty_and_tiny_tensors(combo, rng):
         else:
             F.adam_(p, g, np.zeros_like(p), np.zeros_like(p), step=1, lr=0.1)
             np.testing.assert_allclose(p, expected + 0.1 * g - 0.1 * np.sign(g), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["lamb", "clip_grad_norm", "max_grad_norm"])
+def test_reductions_bitwise_identical_across_threads(kind, isa, rng):
+    """The reductions (LAMB's per-tensor norms, the global grad norm) sum fixed blocks in a
+    fixed order: 1, 2 and 3 threads give the same bits."""
+    shapes = [(300001,), (65536,), (3,), (100000,)]
+    params0 = _arrays(rng, np.float32, shapes)
+    grads0 = _grads(rng, np.float32, shapes)
+    results = []
+    before = fastopt.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            fastopt.set_num_threads(threads)
+            p = [x.copy() for x in params0]
+            g = [x.copy() for x in grads0]
+            m = [np.zeros_like(x) for x in p]
+            v = [np.zeros_like(x) for x in p]
+            if kind == "lamb":
+                out = F.lamb_(p, g, m, v, step=2, lr=1e-2, weight_decay=0.01)
+            elif kind == "clip_grad_norm":
+                out = F.clip_grad_norm_(g, 0.5)
+            else:
+                out = F.adam_(p, g, m, v, step=2, max_grad_norm=0.5)
+            results.append((out, p + g + m + v))
+    finally:
+        fastopt.set_num_threads(before)
+    for out, arrays in results[1:]:
+        assert out == results[0][0]
+        for a, b in zip(arrays, results[0][1]):
+            np.testing.assert_array_equal(a, b)
