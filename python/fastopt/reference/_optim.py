@@ -31,6 +31,7 @@ copy in float32 and writes it rounded to nearest even into the param (a NaN stay
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import List, Optional, Sequence
 
@@ -253,11 +254,23 @@ def _lerp_(a: np.ndarray, end: np.ndarray, weight: float) -> None:
         a[...] = end - diff * (a.dtype.type(1) - w)
 
 
+def _ieee(fn):
+    """Non-finite values propagate as in torch, without NumPy's floating-point warnings."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with np.errstate(all="ignore"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 # --------------------------------------------------------------------------------------------
 # the steps
 # --------------------------------------------------------------------------------------------
 
 
+@_ieee
 def sgd_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
          weight_decay=0.0, maximize=False, first_step=False, master_params=None, max_grad_norm=None,
          grad_scale=None, found_inf=None) -> StepResult:
@@ -302,6 +315,7 @@ def sgd_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.
     return StepResult(norm, found, False)
 
 
+@_ieee
 def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
              maximize=False, master_params=None, max_grad_norm=None, grad_scale=None,
              found_inf=None) -> StepResult:
@@ -336,6 +350,7 @@ def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_d
     return StepResult(norm, found, False)
 
 
+@_ieee
 def rmsprop_(params, grads, square_avgs, grad_avgs=None, momentum_buffers=None, *, lr=1e-2, alpha=0.99,
              eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False, master_params=None,
              max_grad_norm=None, grad_scale=None, found_inf=None) -> StepResult:
@@ -389,6 +404,7 @@ def rmsprop_(params, grads, square_avgs, grad_avgs=None, momentum_buffers=None, 
     return StepResult(norm, found, False)
 
 
+@_ieee
 def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, step, lr, betas, eps, weight_decay,
           amsgrad, maximize, decoupled, master_params, max_grad_norm, grad_scale, found_inf):
     if amsgrad and max_exp_avg_sqs is None:
@@ -462,6 +478,7 @@ def adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, 
                  found_inf=found_inf)
 
 
+@_ieee
 def lion_(params, grads, exp_avgs, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False,
           master_params=None, max_grad_norm=None, grad_scale=None, found_inf=None) -> StepResult:
     """Lion (Chen et al. 2023)::
@@ -495,6 +512,7 @@ def lion_(params, grads, exp_avgs, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0
     return StepResult(norm, found, False)
 
 
+@_ieee
 def lamb_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-6,
           weight_decay=0.0, bias_correction=True, maximize=False, master_params=None, max_grad_norm=None,
           grad_scale=None, found_inf=None) -> StepResult:
@@ -541,6 +559,7 @@ def lamb_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.
     return StepResult(norm, found, False)
 
 
+@_ieee
 def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> float:
     """torch.nn.utils.clip_grad_norm_: the total ``norm_type``-norm of all grads (float64
     accumulation), and ``g *= max_norm / (norm + 1e-6)`` in place when that is ``< 1``
