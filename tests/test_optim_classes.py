@@ -9,6 +9,7 @@ import pytest
 
 import fastopt.optim as O
 from fastopt import reference as R
+from fastopt.reference import _optim as RO
 
 SHAPES = [(6, 5), (4,), (2, 3, 2)]
 # fastopt.functional against torch over 50 steps: a few float32 roundings per step (see
@@ -349,7 +350,7 @@ LOW_KINDS = ["bf16-uint16", "bf16-ml_dtypes", "float16"]
 def _low(kind, x32):
     if kind == "float16":
         return x32.astype(np.float16)
-    bits = R.bf16_round(x32)
+    bits = RO.bf16_round(x32)
     if kind == "bf16-ml_dtypes":
         ml_dtypes = pytest.importorskip("ml_dtypes")
         return bits.view(ml_dtypes.bfloat16)
@@ -357,7 +358,7 @@ def _low(kind, x32):
 
 
 def _as_f32(kind, p):
-    return p.astype(np.float32) if kind == "float16" else R.bf16_to_float32(p)
+    return p.astype(np.float32) if kind == "float16" else RO.bf16_to_float32(p)
 
 
 @pytest.mark.parametrize("kind", LOW_KINDS)

@@ -444,19 +444,19 @@ def test_bf16_round_matches_ml_dtypes(rng):
         # ties: bit 15 set, low bits zero, both parities of bit 16
         np.array([0x3F808000, 0x3F818000, 0x3F80C000, 0x7F7FFFFF], np.uint32).view(np.float32),
     ])
-    ours = R.bf16_round(x)
+    ours = RO.bf16_round(x)
     theirs = x.astype(ml_dtypes.bfloat16).view(np.uint16)
     np.testing.assert_array_equal(ours, theirs)
-    nan = R.bf16_round(np.array([np.nan, -np.nan], np.float32))
-    assert np.isnan(R.bf16_to_float32(nan)).all()
-    np.testing.assert_array_equal(R.bf16_to_float32(theirs), x.astype(ml_dtypes.bfloat16).astype(np.float32))
+    nan = RO.bf16_round(np.array([np.nan, -np.nan], np.float32))
+    assert np.isnan(RO.bf16_to_float32(nan)).all()
+    np.testing.assert_array_equal(RO.bf16_to_float32(theirs), x.astype(ml_dtypes.bfloat16).astype(np.float32))
 
 
 def test_bf16_round_ties_to_even():
     # 1 + 2**-8 is halfway between bf16 1 and 1 + 2**-7: rounds to even (1.0);
     # 1 + 3 * 2**-8 is halfway between 1 + 2**-7 and 1 + 2**-6: rounds to 1 + 2**-6
     x = np.array([1 + 2**-8, 1 + 3 * 2**-8, 1 + 2**-8 + 2**-20], np.float32)
-    back = R.bf16_to_float32(R.bf16_round(x))
+    back = RO.bf16_to_float32(RO.bf16_round(x))
     np.testing.assert_array_equal(back, np.array([1.0, 1 + 2**-6, 1 + 2**-7], np.float32))
 
 
@@ -465,22 +465,22 @@ LOW = ["bf16-uint16", "bf16-ml_dtypes", "float16"]
 
 def _low_param(kind, master):
     if kind == "bf16-uint16":
-        return R.bf16_round(master)
+        return RO.bf16_round(master)
     if kind == "bf16-ml_dtypes":
         ml_dtypes = pytest.importorskip("ml_dtypes")
-        return R.bf16_round(master).view(ml_dtypes.bfloat16)
+        return RO.bf16_round(master).view(ml_dtypes.bfloat16)
     return master.astype(np.float16)
 
 
 def _low_to_f32(kind, p):
     if kind.startswith("bf16"):
-        return R.bf16_to_float32(p)
+        return RO.bf16_to_float32(p)
     return p.astype(np.float32)
 
 
 def _round_like(kind, x):
     if kind.startswith("bf16"):
-        return R.bf16_to_float32(R.bf16_round(x))
+        return RO.bf16_to_float32(RO.bf16_round(x))
     return x.astype(np.float16).astype(np.float32)
 
 
@@ -528,8 +528,8 @@ def test_mixed_grad_dtypes_float32_params(rng):
     grads = _grad_seq(rng, np.float32, n=5)
     for gs in grads:
         gs[0] = gs[0].astype(np.float16)
-        gs[1] = R.bf16_round(gs[1])
-    as_f32 = [[g.astype(np.float32) if g.dtype == np.float16 else (R.bf16_to_float32(g) if g.dtype == np.uint16 else g) for g in gs] for gs in grads]
+        gs[1] = RO.bf16_round(gs[1])
+    as_f32 = [[g.astype(np.float32) if g.dtype == np.float16 else (RO.bf16_to_float32(g) if g.dtype == np.uint16 else g) for g in gs] for gs in grads]
     a, _ = run_reference("adam", dict(lr=1e-3), params, grads)
     e, _ = run_reference("adam", dict(lr=1e-3), params, as_f32)
     for x, y in zip(a, e):
