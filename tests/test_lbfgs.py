@@ -156,13 +156,18 @@ def test_stopping_rules_like_torch():
     assert torch is not None
 
 
-def test_state_dict_round_trip_continues_identically():
+@pytest.mark.parametrize("via_file", [False, True], ids=["memory", "npz"])
+def test_state_dict_round_trip_continues_identically(via_file, tmp_path):
     x0 = [np.array([-1.2, 1.0, 0.3])]
     ps = [x0[0].copy()]
     opt = O.LBFGS(ps, lr=1.0, max_iter=5, line_search_fn="strong_wolfe")
     closure = lambda: rosenbrock(ps[0])  # noqa: E731
     opt.step(closure)
     sd = opt.state_dict()
+    if via_file:
+        O.save_state_dict(tmp_path / "lbfgs.npz", sd)
+        sd = O.load_state_dict_file(tmp_path / "lbfgs.npz")
+        assert len(sd["state"][0]["old_dirs"]) > 0
     x1 = ps[0].copy()
     qs = [ps[0].copy()]
     opt2 = O.LBFGS(qs, lr=1.0, max_iter=5, line_search_fn="strong_wolfe")

@@ -367,7 +367,8 @@ def _decode(obj):
 def save_state_dict(path, state_dict: Dict[str, Any]) -> None:
     """Save an optimizer's or scheduler's ``state_dict()`` to ``path`` with ``np.savez``.
 
-    Arrays in ``state`` are stored as ``state/<index>/<name>`` entries (exact bits, any dtype);
+    Arrays in ``state`` are stored as ``state/<index>/<name>`` entries (exact bits, any dtype;
+    a list of arrays, as LBFGS's history, as ``state/<index>/<name>/<j>``);
     everything else (param groups, step counts, scheduler fields) as one JSON string, so the
     file loads with ``allow_pickle=False``. ``load_state_dict_file(path)`` gives it back.
     """
@@ -380,6 +381,10 @@ def save_state_dict(path, state_dict: Dict[str, Any]) -> None:
                 key = f"state/{int(idx)}/{name}"
                 arrays[key] = v
                 entry[name] = {"__array__": key}
+            elif isinstance(v, list) and v and all(isinstance(a, np.ndarray) for a in v):
+                keys = [f"state/{int(idx)}/{name}/{j}" for j in range(len(v))]
+                arrays.update(zip(keys, v))
+                entry[name] = {"__array_list__": keys}
             else:
                 entry[name] = _encode(v)
         meta_state[str(int(idx))] = entry
@@ -400,6 +405,8 @@ def load_state_dict_file(path) -> Dict[str, Any]:
                 for name, v in entry.items():
                     if isinstance(v, dict) and "__array__" in v:
                         st[name] = np.array(f[v["__array__"]])
+                    elif isinstance(v, dict) and "__array_list__" in v:
+                        st[name] = [np.array(f[k]) for k in v["__array_list__"]]
                     else:
                         st[name] = _decode(v)
                 state[int(idx)] = st
