@@ -196,3 +196,41 @@ def test_constructor_errors():
         s.step()
     with pytest.raises(ValueError, match="Tried to step 4 times"):
         s.step()
+
+
+CLOSED_FORMS = [
+    ("StepLR", dict(step_size=4, gamma=0.5), lambda b, e: b * 0.5 ** (e // 4)),
+    ("MultiStepLR", dict(milestones=[3, 10, 10], gamma=0.1), lambda b, e: b * 0.1 ** ((e >= 3) + 2 * (e >= 10))),
+    ("ExponentialLR", dict(gamma=0.9), lambda b, e: b * 0.9 ** e),
+    ("LinearLR", dict(start_factor=0.2, end_factor=0.8, total_iters=10), lambda b, e: b * (0.2 + 0.6 * min(e, 10) / 10)),
+    ("CosineAnnealingLR", dict(T_max=25, eta_min=0.01), lambda b, e: 0.01 + (b - 0.01) * (1 + math.cos(math.pi * e / 25)) / 2),
+]
+
+
+@pytest.mark.parametrize("name,kw,closed", CLOSED_FORMS, ids=[c[0] for c in CLOSED_FORMS])
+def test_recursive_forms_follow_the_closed_forms(name, kw, closed):
+    """Without torch: the chainable forms stay within rounding of the textbook schedule, and
+    ``step(epoch)`` (deprecated, warns as torch's) jumps with the closed form."""
+    opt = O.SGD([{"params": [np.zeros(1)], "lr": 0.5}, {"params": [np.zeros(1)], "lr": 0.02}])
+    s = getattr(S, name)(opt, **kw)
+    for e in range(0, 26):
+        if e:
+            s.step()
+        for lr, base in zip(s.get_last_lr(), (0.5, 0.02)):
+            assert lr == pytest.approx(closed(base, e), rel=1e-10), (e, lr)
+    with pytest.warns(UserWarning, match="epoch parameter"):
+        s.step(7)
+    assert s.get_last_lr()[0] == pytest.approx(closed(0.5, 7), rel=1e-12)
+
+
+def test_one_cycle_shape():
+    opt = O.SGD([np.zeros(1)], lr=0.1, momentum=0.9)
+    s = S.OneCycleLR(opt, max_lr=1.0, total_steps=100, pct_start=0.3)
+    lrs, moms = [s.get_last_lr()[0]], [opt.param_groups[0]["momentum"]]
+    for _ in range(99):
+        s.step()
+        lrs.append(s.get_last_lr()[0])
+        moms.append(opt.param_groups[0]["momentum"])
+    assert lrs[0] == pytest.approx(1.0 / 25) and max(lrs) == pytest.approx(1.0)
+    assert int(np.argmax(lrs)) == 29 and lrs[-1] == pytest.approx(1.0 / 25 / 1e4)
+    assert moms[0] == pytest.approx(0.95) and min(moms) == pytest.approx(0.85) and moms[-1] == pytest.approx(0.95)

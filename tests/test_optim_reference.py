@@ -386,15 +386,19 @@ def test_found_inf_skips_everything(name, how, rng):
     ("adam", "Adam", dict(lr=1e-3)),
     ("rmsprop", "RMSprop", dict(lr=1e-3)),
 ])
-def test_nonfinite_grads_propagate_as_torch(name, cls_name, hp, rng):
+@pytest.mark.parametrize("clip", [None, 1.0], ids=["no-clip", "clip"])
+def test_nonfinite_grads_propagate_as_torch(name, cls_name, hp, clip, rng):
+    """Without found_inf, inf/NaN grads reach the params as in torch; with clipping, a NaN
+    norm makes every grad NaN and an inf norm gives coef 0 (torch's clamp-and-multiply)."""
     params = _params(rng, np.float32)
     grads = _grad_seq(rng, np.float32, n=3)
     grads[1][0][0, 0] = np.inf
     grads[1][0][1, 1] = np.nan
     grads[2][1][2] = -np.inf
-    expected, _, _ = run_torch(cls_name, dict(hp), params, grads)
+    expected, _, _ = run_torch(cls_name, dict(hp), params, grads, clip=clip)
     seen = []
-    actual, _ = run_reference(name, dict(hp), params, grads, each_step=lambda k, r, p: seen.append(r))
+    extra = None if clip is None else {"max_grad_norm": clip}
+    actual, _ = run_reference(name, dict(hp), params, grads, extra=extra, each_step=lambda k, r, p: seen.append(r))
     assert [r.found_inf for r in seen] == [False, True, True]
     assert not any(r.skipped for r in seen)
     for a, e in zip(actual, expected):
