@@ -403,3 +403,29 @@ def test_mixed_dtype_group_is_split_by_dtype(rng):
     assert len(res) == 2
     assert opt.state[a]["momentum_buffer"].dtype == np.float64
     assert opt.state[b]["momentum_buffer"].dtype == np.float32
+
+
+@pytest.mark.parametrize("cls_name,hp", [("Adam", dict(lr=1e-2, amsgrad=True)), ("SGD", dict(lr=0.05, momentum=0.9)),
+                                         ("RMSprop", dict(lr=1e-2, centered=True))])
+def test_loads_a_torch_state_dict(cls_name, hp, rng):
+    """Training started in torch.optim continues in fastopt.optim where it left off."""
+    torch = _torch()
+    ps = _params(rng, np.float64)
+    tps = [torch.tensor(p.copy(), requires_grad=True) for p in ps]
+    topt = getattr(torch.optim, cls_name)(tps, foreach=False, **hp)
+    seq = [_grads(rng, ps) for _ in range(20)]
+    for g in seq[:10]:
+        for t, gg in zip(tps, g):
+            t.grad = torch.tensor(gg)
+        topt.step()
+    ours = [t.detach().numpy().copy() for t in tps]
+    opt = getattr(O, cls_name)(ours, lr=0.5)
+    opt.load_state_dict(topt.state_dict())
+    assert opt.param_groups[0]["lr"] == hp["lr"]
+    for g in seq[10:]:
+        for t, gg in zip(tps, g):
+            t.grad = torch.tensor(gg)
+        topt.step()
+        opt.step(g)
+    for a, t in zip(ours, tps):
+        assert_close(a, t.detach().numpy(), np.float64, scale=1.0)

@@ -276,7 +276,8 @@ class Optimizer:
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """Load a ``state_dict()`` (or ``load_state_dict_file``) into this optimizer, whose
-        groups must have the same sizes. Everything is checked before anything changes."""
+        groups must have the same sizes. Everything is checked before anything changes.
+        A torch.optim state_dict of the same optimizer loads too (its tensors are converted)."""
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError("loaded state dict has a different number of parameter groups")
@@ -294,6 +295,8 @@ class Optimizer:
             p = id_map[idx]
             st = {}
             for name, v in s.items():
+                if hasattr(v, "detach") and hasattr(v, "numpy"):  # a torch.Tensor (torch's state_dict)
+                    v = v.detach().cpu().numpy()
                 if isinstance(v, np.ndarray) and name != "step":
                     want = _F32 if (_is_low(p.dtype) or name == "master_param") else p.dtype
                     if v.shape != p.shape:
@@ -307,6 +310,8 @@ class Optimizer:
         new_groups = []
         for g, s in zip(self.param_groups, saved_groups):
             ng = {name: copy.deepcopy(v) for name, v in s.items() if name != "params"}
+            for name, default in self.defaults.items():  # e.g. max_grad_norm, absent from torch's
+                ng.setdefault(name, default)
             ng["params"] = g["params"]
             new_groups.append(ng)
         self.state.clear()
