@@ -429,3 +429,18 @@ def test_loads_a_torch_state_dict(cls_name, hp, rng):
         opt.step(g)
     for a, t in zip(ours, tps):
         assert_close(a, t.detach().numpy(), np.float64, scale=1.0)
+
+
+@pytest.mark.parametrize("cls_name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "LBFGS"])
+def test_constructor_signature_is_torchs(cls_name):
+    """torch's arguments, in torch's order with torch's defaults, plus max_grad_norm."""
+    torch = _torch()
+    import inspect
+
+    ours = inspect.signature(getattr(O, cls_name)).parameters
+    theirs = inspect.signature(getattr(torch.optim, cls_name)).parameters
+    names = [n for n in ours if n != "max_grad_norm"]
+    assert names == list(theirs)
+    for n in names:
+        assert ours[n].default == theirs[n].default, n
+        assert ours[n].kind == theirs[n].kind, n
