@@ -234,3 +234,16 @@ def test_one_cycle_shape():
     assert lrs[0] == pytest.approx(1.0 / 25) and max(lrs) == pytest.approx(1.0)
     assert int(np.argmax(lrs)) == 29 and lrs[-1] == pytest.approx(1.0 / 25 / 1e4)
     assert moms[0] == pytest.approx(0.95) and min(moms) == pytest.approx(0.85) and moms[-1] == pytest.approx(0.95)
+
+
+@pytest.mark.parametrize("name", ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR",
+                                  "OneCycleLR", "ReduceLROnPlateau"])
+def test_constructor_signature_is_torchs(name):
+    torch = _torch()
+    import inspect
+
+    ours = inspect.signature(getattr(S, name)).parameters
+    theirs = inspect.signature(getattr(torch.optim.lr_scheduler, name)).parameters
+    assert list(ours) == list(theirs)
+    for n in ours:
+        assert ours[n].default == theirs[n].default, n

@@ -633,3 +633,31 @@ def test_bad_input_raises_before_touching(make):
         R.adam_(p, g, m, v, step=1, lr=0.1, weight_decay=0.1)
     for x, y in zip(p + m + v, before):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("what", ["master-dtype", "master-shape", "master-readonly", "master-missing", "found_inf-dtype"])
+def test_bad_master_and_found_inf(what):
+    p = [np.zeros(4, np.float32), np.zeros(3, np.float16)]
+    g = [np.ones(4, np.float32), np.ones(3, np.float32)]
+    m = [np.zeros(4, np.float32), np.zeros(3, np.float32)]
+    masters = [None, np.ones(3, np.float32)]
+    found = None
+    exc, match = TypeError, r"master_params\[1\]"
+    if what == "master-dtype":
+        masters[1] = np.ones(3, np.float64)
+    elif what == "master-shape":
+        masters[1] = np.ones(4, np.float32)
+        exc = ValueError
+    elif what == "master-readonly":
+        masters[1].flags.writeable = False
+        exc = ValueError
+    elif what == "master-missing":
+        masters[1] = None
+    else:
+        found = np.zeros(1, np.float64)
+        match = "found_inf"
+    before = [x.copy() for x in p + m]
+    with pytest.raises(exc, match=match):
+        R.sgd_(p, g, m, lr=0.1, momentum=0.9, master_params=masters, found_inf=found)
+    for x, y in zip(p + m, before):
+        np.testing.assert_array_equal(x, y)
