@@ -1,7 +1,9 @@
 """fastopt: fused SIMD + OpenMP CPU kernels for training neural networks.
 
-Activations, their gradients and the runtime controls are here; ``fastopt.reference`` holds
-the plain NumPy definitions the kernels are tested against.
+Activations, their gradients and the runtime controls are here; ``fastopt.functional`` has
+every kernel (optimizer steps included), ``fastopt.optim`` torch.optim-style optimizer classes
+and lr schedulers over NumPy arrays, and ``fastopt.reference`` the plain NumPy definitions the
+kernels are tested against.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ def __dir__() -> list[str]:
 
 
 def __getattr__(name: str):  # lazy: importing fastopt does not import numpy code it does not need
-    if name == "reference":
+    if name in ("reference", "optim"):
         import importlib
 
-        return importlib.import_module(".reference", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'fastopt' has no attribute {name!r}")
