@@ -65,6 +65,7 @@ class Case:
 CEILINGS = {
     "copy": (2, "y = x (fastopt._core._copy)"),
     "inplace": (3, "a += s*b in place (fastopt._core._axpy)"),
+    "read": (1, "sum(x), read only (fastopt._core._sum)"),
 }
 
 
@@ -97,6 +98,8 @@ def _ceiling(case: Case, cache: Dict[Any, Any]) -> Callable[[], Any]:
     a, b = cache[key]
     if case.ceiling == "copy":
         return lambda: _core._copy(a, b)
+    if case.ceiling == "read":
+        return lambda: _core._sum(a)
     return lambda: _core._axpy(b, a, 1e-30)
 
 
@@ -360,6 +363,74 @@ def format_table(results: Sequence[Dict[str, Any]], markdown: bool = False) -> s
     return "\n".join(out)
 
 
+def format_comparison(old: Sequence[Dict[str, Any]], new: Sequence[Dict[str, Any]]) -> str:
+    """Each ratio of `new` next to the same case's in `old` (matched on kernel, size, dtype
+    and threads), with the change as new / old."""
+    key = lambda r: (r["kernel"], r["size"], r["dtype"], r["threads"])  # noqa: E731
+    before = {key(r): r for r in old}
+    cols = ["kernel", "size", "dtype", "threads", "x numpy old -> new", "x torch old -> new",
+            "% roof old -> new"]
+    rows = []
+    for r in new:
+        o = before.get(key(r))
+        if o is None:
+            continue
+
+        def pair(field: str, scale: float = 1.0, spec: str = ".2f") -> str:
+            a, b = o.get(field), r.get(field)
+            if a is None or b is None:
+                return "-"
+            return f"{a * scale:{spec}} -> {b * scale:{spec}} ({b / a:.2f}x)" if a else "-"
+
+        rows.append([r["kernel"], _size(r["size"]), r["dtype"], str(r["threads"]),
+                     pair("speedup_numpy"), pair("speedup_torch"),
+                     pair("roofline_fraction", 100, ".0f")])
+    if not rows:
+        return "--compare: no case of this run is in the earlier file"
+    widths = [max(len(x) for x in col) for col in zip(cols, *rows)]
+    lines = ["Change against the earlier run (new / old in parentheses):",
+             "  ".join(c.ljust(w) for c, w in zip(cols, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def plot(results: Sequence[Dict[str, Any]], header: Dict[str, Any], path: str) -> None:
+    """Speed-up against NumPy and torch (log scale) and the fraction of the roofline, per
+    kernel, one column of panels per size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted({r["size"] for r in results})
+    kernels = list(dict.fromkeys(r["kernel"] for r in results))
+    fig, axes = plt.subplots(2, len(sizes), figsize=(max(6, 0.35 * len(kernels)) * len(sizes), 8),
+                             squeeze=False, sharey="row")
+    for j, size in enumerate(sizes):
+        rows = {r["kernel"]: r for r in results if r["size"] == size}
+        xs = range(len(kernels))
+        get = lambda k, f: (rows.get(k) or {}).get(f) or 0  # noqa: E731
+        top, bottom = axes[0][j], axes[1][j]
+        top.bar([x - 0.2 for x in xs], [get(k, "speedup_numpy") for k in kernels], 0.4, label="vs NumPy")
+        top.bar([x + 0.2 for x in xs], [get(k, "speedup_torch") for k in kernels], 0.4, label="vs torch")
+        top.axhline(1.0, color="k", lw=0.8)
+        top.set_yscale("log")
+        top.set_title(f"{_size(size)} elements")
+        bottom.bar(list(xs), [100 * get(k, "roofline_fraction") for k in kernels], 0.6, color="tab:green")
+        bottom.axhline(100, color="k", lw=0.8)
+        for ax in (top, bottom):
+            ax.set_xticks(list(xs))
+            ax.set_xticklabels(kernels, rotation=90, fontsize=7)
+    axes[0][0].set_ylabel("speed-up (their time / fastopt's)")
+    axes[1][0].set_ylabel("% of the roofline of its access pattern")
+    axes[0][0].legend()
+    fig.suptitle(format_header(header), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 # ------------------------------------------------------------------------------------------
 # command line
 # ------------------------------------------------------------------------------------------
@@ -391,6 +462,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="minimum duration of one sample, ms (default 2)")
     parser.add_argument("--quick", action="store_true", help="sizes 2^12,2^16 and few repeats")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the results here")
+    parser.add_argument("--plot", metavar="FILE.png", default=None,
+                        help="draw speed-ups and roofline fraction per kernel (needs matplotlib: "
+                             "pip install 'fastopt[bench]')")
+    parser.add_argument("--compare", metavar="OLD.json", default=None,
+                        help="print how each ratio changed against an earlier --json run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -406,6 +482,21 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         print("error: --threads must be >= 1", file=sys.stderr)
         return 2
+    old = None
+    if args.compare:
+        try:
+            with open(args.compare) as f:
+                old = json.load(f)["cases"]
+        except (OSError, ValueError, KeyError) as e:
+            print(f"error: --compare {args.compare}: {e}", file=sys.stderr)
+            return 2
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("error: --plot needs matplotlib: pip install 'fastopt[bench]' (or matplotlib)",
+                  file=sys.stderr)
+            return 2
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
             print(f"warning: {var} is set; unset it for benchmarks", file=sys.stderr)
@@ -424,6 +515,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"header": header, "cases": results}, f, indent=1)
+    if old is not None:
+        print()
+        print(format_comparison(old, results))
+    if args.plot:
+        plot(results, header, args.plot)
+        print(f"plot written to {args.plot}")
     return 0
 
 

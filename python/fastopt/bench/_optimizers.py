@@ -19,7 +19,7 @@ from . import Case
 LR, B1, B2, EPS, STEP = 1e-3, 0.9, 0.999, 1e-8, 10
 
 OPTIMIZER_NAMES = ("adam", "adamw", "adam_textbook", "adam_200_tensors", "adam_clip", "sgd_momentum",
-                   "adagrad", "rmsprop", "lion", "lamb")
+                   "adagrad", "rmsprop", "lion", "lamb", "grad_norm")
 
 
 # ---- the NumPy a user writes ----------------------------------------------------------------
@@ -222,4 +222,14 @@ def optimizer_cases(size: int, dtype: str, torch: Any = None) -> List[Case]:
     add("lamb", 7 * size * item, lambda: F.lamb_(p, g, m, v, step=STEP, lr=LR), None, None,
         "F.lamb_(p, g, m, v, step=10, lr=1e-3)", "-", "-",
         note="two passes (moments + norms, then the update): 11 arrays moved, counted as Adam's 7")
+
+    # The global grad norm alone (clip_grad_norm_ with a max_norm that never clips): read-only.
+    g = arrays(1)[0]
+    cases.append(Case(
+        name="grad_norm", family="optimizers", size=size, dtype=str(np.dtype(dtype)), bytes=size * item,
+        fastopt=lambda: F.clip_grad_norm_(g, 1e30), numpy=lambda: np.linalg.norm(g),
+        torch=(lambda tg=torch.from_numpy(g): torch.linalg.vector_norm(tg)) if torch is not None else None,
+        fastopt_code="F.clip_grad_norm_(g, 1e30)  # never clips: the norm pass only",
+        numpy_code="np.linalg.norm(g)", torch_code="torch.linalg.vector_norm(g)" if torch is not None else "",
+        ceiling="read", check=False))
     return cases
