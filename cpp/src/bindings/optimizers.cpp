@@ -295,7 +295,8 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
             throw py::value_error(fn + ": found_inf must be writeable and aligned");
         found_inf = static_cast<float*>(f.mutable_data());
         rq.skip_if_nonfinite = true;
-        if (*found_inf != 0.0f) return py::make_tuple(py::none(), true, true);  // torch: skip
+        // Set on entry (a GradScaler found inf): skip, as torch does; the grads were not read.
+        if (*found_inf != 0.0f) return py::make_tuple(py::none(), false, true);
     }
     rq.threads = num_threads();
 
