@@ -110,13 +110,20 @@ def _time(fn: Callable[[], Any], n: int) -> float:
     return time.perf_counter() - t0
 
 
-def _calibrate(fn: Callable[[], Any], min_time: float) -> int:
-    """Inner iterations so that one sample lasts >= min_time (fn already warmed up)."""
+# A contender whose samples would take longer than this in all gets fewer of them (at least
+# MIN_SAMPLES, taken in the first rounds, still interleaved): NumPy's textbook GELU at 2^24
+# takes 1-3 s a call and would otherwise dominate the run.
+CASE_BUDGET_S = 1.5
+MIN_SAMPLES = 3
+
+
+def _calibrate(fn: Callable[[], Any], min_time: float):
+    """(inner iterations so that one sample lasts >= min_time, seconds per sample)."""
     n = 1
     while True:
         t = _time(fn, n)
         if t >= min_time or n >= 1 << 24:
-            return n
+            return n, t
         n = max(n + 1, min(10 * n, math.ceil(1.2 * n * min_time / max(t, 1e-9))))
 
 
@@ -154,7 +161,10 @@ def measure(cases: Sequence[Case], repeat: int, min_time: float, threads: int,
                 if who in fns and case.check:
                     _check(case, who, fns[who](), ref)
             fns["ceiling"]()
-            inner = {k: _calibrate(f, min_time) for k, f in fns.items()}
+            calibrated = {k: _calibrate(f, min_time) for k, f in fns.items()}
+            inner = {k: n for k, (n, _) in calibrated.items()}
+            rounds = {k: max(min(repeat, MIN_SAMPLES), min(repeat, int(CASE_BUDGET_S / max(t, 1e-9))))
+                      for k, (_, t) in calibrated.items()}
             samples: Dict[str, List[float]] = {k: [] for k in fns}
             names = list(fns)
             gc.collect()
@@ -162,7 +172,8 @@ def measure(cases: Sequence[Case], repeat: int, min_time: float, threads: int,
             try:
                 for r in range(repeat):
                     for k in names[r % len(names):] + names[:r % len(names)]:
-                        samples[k].append(_time(fns[k], inner[k]) / inner[k])
+                        if r < rounds[k]:
+                            samples[k].append(_time(fns[k], inner[k]) / inner[k])
             finally:
                 gc.enable()
         med = {k: statistics.median(v) for k, v in samples.items()}
