@@ -33,11 +33,7 @@ double sum(const T* x, std::int64_t n, int threads) {
     const Blocks blocks = make_blocks(n, kGrain, 4096);
     Scratch<double> part(blocks.count);
     parallel_blocks(blocks.count, threads_for(n, kGrain, threads), [&](std::int64_t b) {
-        double acc = 0;
-        const std::int64_t lo = blocks.begin(b), hi = blocks.end(b, n);
-        FASTOPT_SIMD_REDUCTION(+ : acc)
-        for (std::int64_t i = lo; i < hi; ++i) acc += x[i];
-        part.data[b] = acc;
+        part.data[b] = sum_lanes(x, blocks.begin(b), blocks.end(b, n), [](T v) { return static_cast<double>(v); });
     });
     double total = 0;
     for (std::int64_t b = 0; b < blocks.count; ++b) total += part.data[b];
