@@ -80,7 +80,7 @@ struct Softplus {  // a = beta, b = threshold
     // as (max(z, 0) + log1p(exp(-|z|))) / beta.
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>& c) {
         const T z = x * c.a;
-        const T soft = ((z > T(0) ? z : T(0)) + math::log1p(math::exp(-math::abs(z)))) / c.a;
+        const T soft = ((z > T(0) ? z : T(0)) + math::log1p_unit(math::exp(-math::abs(z)))) / c.a;
         return z > c.b ? x : soft;
     }
     // torch computes exp(z) / (exp(z) + 1), which is NaN once exp(z) overflows (threshold

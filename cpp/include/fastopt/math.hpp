@@ -126,6 +126,18 @@ FASTOPT_INLINE float log1p(float x) {
     return x != x ? x : y;
 }
 
+// log(1 + e) for e in [0, 1] (or NaN), the range of softplus' log1p(exp(-|z|)). u = 1 + e
+// rounds; c = e - (u - 1) is that rounding error, exactly (u - 1 is exact in [1, 2]), and
+// log(1 + e) = log(u + c) = log(u) + c / u to well below an ULP. For e < 2^-24, u = 1 and the
+// result is c = e. No special cases, so no selects: unlike log1p above (whose range checks,
+// once inlined after exp, leave GCC 12 with boolean PHIs it cannot vectorize), this one
+// keeps a loop over log1p_unit(exp(...)) vectorized.
+FASTOPT_INLINE float log1p_unit(float e) {
+    const float u = 1.0f + e;
+    const float c = e - (u - 1.0f);
+    return log_positive(u) + c / u;  // NaN: c is NaN
+}
+
 // tanh(x): Cephes' odd polynomial for |x| < 0.625, 1 - 2 / (e^{2|x|} + 1) with the sign of x
 // beyond (saturates to exactly +-1; e^{2|x|} = inf gives 1).
 FASTOPT_INLINE float tanh(float x) {
@@ -215,6 +227,7 @@ FASTOPT_INLINE float normal_pdf(float x) {
 FASTOPT_INLINE double exp(double x) { return std::exp(x); }
 FASTOPT_INLINE double expm1(double x) { return std::expm1(x); }
 FASTOPT_INLINE double log1p(double x) { return std::log1p(x); }
+FASTOPT_INLINE double log1p_unit(double x) { return std::log1p(x); }
 FASTOPT_INLINE double tanh(double x) { return std::tanh(x); }
 FASTOPT_INLINE double erfc(double x) { return std::erfc(x); }
 FASTOPT_INLINE double normal_cdf(double x) { return 0.5 * std::erfc(x * -0.70710678118654752440); }
