@@ -60,8 +60,9 @@ struct Tanh {
 };
 
 struct Relu {
-    // x <= 0 ? 0 : x keeps NaN (NaN <= 0 is false), as torch's clamp_min does.
-    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x <= T(0) ? T(0) : x; }
+    // torch's clamp_min(x, 0) is x < 0 ? 0 : x: NaN passes (NaN < 0 is false) and so does -0
+    // (relu(-0.0) = -0.0); a negative subnormal gives +0.
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x < T(0) ? T(0) : x; }
     // torch's threshold_backward: relu'(0) = 0, a NaN input passes the gradient.
     template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>&) {
         return x <= T(0) ? T(0) : gy;
@@ -92,8 +93,10 @@ struct Softplus {  // a = beta, b = threshold
 };
 
 struct Elu {  // a = alpha
+    // x < 0 ? alpha * expm1(x) : x, as torch: both zeros and NaN come back as they went in
+    // (with x <= 0, elu(+-0) would be alpha * (+-0), the wrong sign for alpha < 0).
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>& c) {
-        return x <= T(0) ? math::expm1(x) * c.a : x;
+        return x < T(0) ? math::expm1(x) * c.a : x;
     }
     // From the input, as torch's elu_backward(is_result=false); a NaN input passes gy.
     template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>& c) {
