@@ -28,7 +28,7 @@ struct Coef {
 // 1 / (1 + exp(-x)) without overflow: e = exp(-|x|) is in (0, 1].
 template <class T>
 FASTOPT_INLINE T stable_sigmoid(T x) {
-    const T e = math::exp(-math::abs(x));
+    const T e = math::exp_nonpositive(-math::abs(x));
     const T r = T(1) / (T(1) + e);
     return x >= T(0) ? r : e * r;
 }
@@ -37,7 +37,7 @@ FASTOPT_INLINE T stable_sigmoid(T x) {
 // the digits of a small 1 - s once s is rounded near 1).
 template <class T>
 FASTOPT_INLINE void stable_sigmoid_pair(T x, T& s, T& one_minus_s) {
-    const T e = math::exp(-math::abs(x));
+    const T e = math::exp_nonpositive(-math::abs(x));
     const T r = T(1) / (T(1) + e);
     s = x >= T(0) ? r : e * r;
     one_minus_s = x >= T(0) ? e * r : r;
@@ -81,7 +81,7 @@ struct Softplus {  // a = beta, b = threshold
     // as (max(z, 0) + log1p(exp(-|z|))) / beta.
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>& c) {
         const T z = x * c.a;
-        const T soft = ((z > T(0) ? z : T(0)) + math::log1p_unit(math::exp(-math::abs(z)))) / c.a;
+        const T soft = ((z > T(0) ? z : T(0)) + math::log1p_unit(math::exp_nonpositive(-math::abs(z)))) / c.a;
         return z > c.b ? x : soft;
     }
     // torch computes exp(z) / (exp(z) + 1), which is NaN once exp(z) overflows (threshold
