@@ -88,6 +88,25 @@ FASTOPT_INLINE float exp_clamped(float x) {
     return er * pow2i(n1) * pow2i(n2);
 }
 
+// e^x for x in [-87, 88] only (normal results), as exp_clamped but with 2^n applied as one
+// factor (exact in that range, so the same values): for callers that bound x themselves.
+FASTOPT_INLINE float exp_normal(float x) {
+    const float shifter = 12582912.0f;
+    const float t = x * 1.44269504088896341f + shifter;
+    const float n = t - shifter;
+    const std::int32_t ni = static_cast<std::int32_t>(bits(t) - bits(shifter));
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const float er = p * (r * r) + r + 1.0f;
+    return er * pow2i(ni);
+}
+
 // e^x: overflow to +inf above 88.72, gradual underflow, 0 below -103.97.
 FASTOPT_INLINE float exp(float x) {
     const bool over = x > 88.8f;
@@ -170,7 +189,7 @@ FASTOPT_INLINE float log1p_unit(float e) {
 }
 
 // tanh(x): Cephes' odd polynomial for |x| < 0.625, 1 - 2 / (e^{2|x|} + 1) with the sign of x
-// beyond (saturates to exactly +-1; e^{2|x|} = inf gives 1).
+// beyond (saturates to exactly +-1).
 FASTOPT_INLINE float tanh(float x) {
     const float z = x * x;
     float p = -5.70498872745e-3f;
@@ -180,7 +199,10 @@ FASTOPT_INLINE float tanh(float x) {
     p = p * z - 3.33332819422e-1f;
     const float small = (p * z) * x + x;
     const float ax = abs(x);
-    const float big = 1.0f - 2.0f / (exp(2.0f * ax) + 1.0f);
+    // tanh rounds to 1 for |x| > 9.01, so 2|x| is capped at 20 (NaN passes): e^{2|x|} then
+    // needs no range clamps and a single scaling.
+    const float cx = ax > 10.0f ? 10.0f : ax;
+    const float big = 1.0f - 2.0f / (exp_normal(2.0f * cx) + 1.0f);
     const float sbig = from_bits(bits(big) | (bits(x) & 0x80000000u));
     const float y = ax < 0.625f ? small : sbig;
     return x == 0.0f ? x : y;
