@@ -28,7 +28,7 @@ struct Coef {
 // 1 / (1 + exp(-x)) without overflow: e = exp(-|x|) is in (0, 1].
 template <class T>
 FASTOPT_INLINE T stable_sigmoid(T x) {
-    const T e = math::exp(-math::abs(x));
+    const T e = math::exp_nonpositive(-math::abs(x));
     const T r = T(1) / (T(1) + e);
     return x >= T(0) ? r : e * r;
 }
@@ -37,7 +37,7 @@ FASTOPT_INLINE T stable_sigmoid(T x) {
 // the digits of a small 1 - s once s is rounded near 1).
 template <class T>
 FASTOPT_INLINE void stable_sigmoid_pair(T x, T& s, T& one_minus_s) {
-    const T e = math::exp(-math::abs(x));
+    const T e = math::exp_nonpositive(-math::abs(x));
     const T r = T(1) / (T(1) + e);
     s = x >= T(0) ? r : e * r;
     one_minus_s = x >= T(0) ? e * r : r;
@@ -60,8 +60,9 @@ struct Tanh {
 };
 
 struct Relu {
-    // x <= 0 ? 0 : x keeps NaN (NaN <= 0 is false), as torch's clamp_min does.
-    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x <= T(0) ? T(0) : x; }
+    // torch's clamp_min(x, 0) is x < 0 ? 0 : x: NaN passes (NaN < 0 is false) and so does -0
+    // (relu(-0.0) = -0.0); a negative subnormal gives +0.
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x < T(0) ? T(0) : x; }
     // torch's threshold_backward: relu'(0) = 0, a NaN input passes the gradient.
     template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>&) {
         return x <= T(0) ? T(0) : gy;
@@ -80,7 +81,7 @@ struct Softplus {  // a = beta, b = threshold
     // as (max(z, 0) + log1p(exp(-|z|))) / beta.
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>& c) {
         const T z = x * c.a;
-        const T soft = ((z > T(0) ? z : T(0)) + math::log1p(math::exp(-math::abs(z)))) / c.a;
+        const T soft = ((z > T(0) ? z : T(0)) + math::log1p_unit(math::exp_nonpositive(-math::abs(z)))) / c.a;
         return z > c.b ? x : soft;
     }
     // torch computes exp(z) / (exp(z) + 1), which is NaN once exp(z) overflows (threshold
@@ -92,8 +93,10 @@ struct Softplus {  // a = beta, b = threshold
 };
 
 struct Elu {  // a = alpha
+    // x < 0 ? alpha * expm1(x) : x, as torch: both zeros and NaN come back as they went in
+    // (with x <= 0, elu(+-0) would be alpha * (+-0), the wrong sign for alpha < 0).
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>& c) {
-        return x <= T(0) ? math::expm1(x) * c.a : x;
+        return x < T(0) ? math::expm1(x) * c.a : x;
     }
     // From the input, as torch's elu_backward(is_result=false); a NaN input passes gy.
     template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>& c) {

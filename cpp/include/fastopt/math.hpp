@@ -11,8 +11,10 @@
 // float, all float inputs in the valid range; tests/test_accuracy.py re-measures the
 // activations built on these):
 //   exp     valid everywhere; overflow to +inf above 88.72, gradual underflow, 0 below -103.97
+//           (exp_nonpositive: the same values for x <= 0, without the overflow clamp)
 //   expm1   valid everywhere
 //   log1p   valid for x >= -1 (log1p(-1) = -inf, NaN below)
+//           (log1p_unit: for x in [0, 1] only, branch-free; softplus' log1p(exp(-|z|)))
 //   tanh    valid everywhere; odd, tanh(-0) = -0
 //   erfc    valid everywhere; small relative error down to its underflow near x = 10.05
 // NaN propagates through every function.
@@ -64,8 +66,56 @@ FASTOPT_INLINE float exp_sum(float hi, float lo) {
     return er * pow2i(n1) * pow2i(n2);  // NaN stays NaN through every step
 }
 
+// exp_sum(x, 0) for x already clamped to [-104, 88.8] (or NaN), without the additions of lo:
+// x + 0.0f cannot be folded away (it turns -0 into +0), so exp_sum(x, 0) pays for them, and
+// for the selects that clamp lo. The same operations otherwise, so the same results.
+FASTOPT_INLINE float exp_clamped(float x) {
+    const float shifter = 12582912.0f;  // 1.5 * 2^23
+    const float t = x * 1.44269504088896341f + shifter;  // round(x / ln2)
+    const float n = t - shifter;
+    const std::int32_t ni = static_cast<std::int32_t>(bits(t) - bits(shifter));
+    float r = x - n * 0.693359375f;  // exact
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const float er = p * (r * r) + r + 1.0f;
+    const std::int32_t n1 = ni >> 1;
+    const std::int32_t n2 = ni - n1;
+    return er * pow2i(n1) * pow2i(n2);
+}
+
+// e^x for x in [-87, 88] only (normal results), as exp_clamped but with 2^n applied as one
+// factor (exact in that range, so the same values): for callers that bound x themselves.
+FASTOPT_INLINE float exp_normal(float x) {
+    const float shifter = 12582912.0f;
+    const float t = x * 1.44269504088896341f + shifter;
+    const float n = t - shifter;
+    const std::int32_t ni = static_cast<std::int32_t>(bits(t) - bits(shifter));
+    float r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const float er = p * (r * r) + r + 1.0f;
+    return er * pow2i(ni);
+}
+
 // e^x: overflow to +inf above 88.72, gradual underflow, 0 below -103.97.
-FASTOPT_INLINE float exp(float x) { return exp_sum(x, 0.0f); }
+FASTOPT_INLINE float exp(float x) {
+    const bool over = x > 88.8f;
+    const bool under = x < -104.0f;
+    return exp_clamped(over ? 88.8f : (under ? -104.0f : x));  // NaN passes through
+}
+
+// e^x for x <= 0 (or NaN) only, as in exp(-|x|): no overflow clamp. Equal to exp(x) there.
+FASTOPT_INLINE float exp_nonpositive(float x) { return exp_clamped(x < -104.0f ? -104.0f : x); }
 
 // e^x - 1. Taylor polynomial to degree 8 for |x| <= 0.5 (error < 6e-9 relative), exp(x) - 1
 // beyond, where the subtraction loses at most a factor 2.6 of relative accuracy.
@@ -126,8 +176,20 @@ FASTOPT_INLINE float log1p(float x) {
     return x != x ? x : y;
 }
 
+// log(1 + e) for e in [0, 1] (or NaN), the range of softplus' log1p(exp(-|z|)). u = 1 + e
+// rounds; c = e - (u - 1) is that rounding error, exactly (u - 1 is exact in [1, 2]), and
+// log(1 + e) = log(u + c) = log(u) + c / u to well below an ULP. For e < 2^-24, u = 1 and the
+// result is c = e. No special cases, so no selects: unlike log1p above (whose range checks,
+// once inlined after exp, leave GCC 12 with boolean PHIs it cannot vectorize), this one
+// keeps a loop over log1p_unit(exp(...)) vectorized.
+FASTOPT_INLINE float log1p_unit(float e) {
+    const float u = 1.0f + e;
+    const float c = e - (u - 1.0f);
+    return log_positive(u) + c / u;  // NaN: c is NaN
+}
+
 // tanh(x): Cephes' odd polynomial for |x| < 0.625, 1 - 2 / (e^{2|x|} + 1) with the sign of x
-// beyond (saturates to exactly +-1; e^{2|x|} = inf gives 1).
+// beyond (saturates to exactly +-1).
 FASTOPT_INLINE float tanh(float x) {
     const float z = x * x;
     float p = -5.70498872745e-3f;
@@ -137,7 +199,10 @@ FASTOPT_INLINE float tanh(float x) {
     p = p * z - 3.33332819422e-1f;
     const float small = (p * z) * x + x;
     const float ax = abs(x);
-    const float big = 1.0f - 2.0f / (exp(2.0f * ax) + 1.0f);
+    // tanh rounds to 1 for |x| > 9.01, so 2|x| is capped at 20 (NaN passes): e^{2|x|} then
+    // needs no range clamps and a single scaling.
+    const float cx = ax > 10.0f ? 10.0f : ax;
+    const float big = 1.0f - 2.0f / (exp_normal(2.0f * cx) + 1.0f);
     const float sbig = from_bits(bits(big) | (bits(x) & 0x80000000u));
     const float y = ax < 0.625f ? small : sbig;
     return x == 0.0f ? x : y;
@@ -213,8 +278,10 @@ FASTOPT_INLINE float normal_pdf(float x) {
 
 // ---- float64: the C library, for now (scalar calls; correct, not vectorized) ----------------
 FASTOPT_INLINE double exp(double x) { return std::exp(x); }
+FASTOPT_INLINE double exp_nonpositive(double x) { return std::exp(x); }
 FASTOPT_INLINE double expm1(double x) { return std::expm1(x); }
 FASTOPT_INLINE double log1p(double x) { return std::log1p(x); }
+FASTOPT_INLINE double log1p_unit(double x) { return std::log1p(x); }
 FASTOPT_INLINE double tanh(double x) { return std::tanh(x); }
 FASTOPT_INLINE double erfc(double x) { return std::erfc(x); }
 FASTOPT_INLINE double normal_cdf(double x) { return 0.5 * std::erfc(x * -0.70710678118654752440); }

@@ -6,6 +6,13 @@
 // thread count: results are bitwise identical for any number of threads. Below 2 * grain
 // elements, or with threads <= 1, the body runs on the calling thread with no fork-join.
 //
+// Inside the team, body runs in OpenMP's outlined function, where whatever the lambda
+// captured by reference is read through pointers into the caller's frame. A scalar
+// parameter read that way inside a loop that stores T may alias the output (a float field
+// and a float store, by type), so it is reloaded every iteration, and when it is read on one
+// side of a ternary only, the loop does not vectorize at all. Capture parameters by value and
+// copy them into a local in the body before the loop (drivers.hpp does this for every rule).
+//
 // `threads` is passed in explicitly (fastopt's runtime keeps the process-wide setting);
 // kernels never read OpenMP's per-thread ICVs, so a Python thread that never called
 // set_num_threads still gets the configured count.

@@ -221,14 +221,15 @@ def _softplus_linear(x, beta, threshold, dtype):
 
 
 def elu(x, alpha=1.0):
-    """elu(x) = x if x > 0 else alpha * (exp(x) - 1), with expm1 for accuracy near 0.
+    """elu(x) = alpha * (exp(x) - 1) if x < 0 else x, with expm1 for accuracy near 0.
 
-    elu(-inf) = -alpha, NaN -> NaN.
+    elu(-inf) = -alpha, NaN -> NaN, and elu(+-0) = +-0 for every alpha, as in torch (which
+    returns x itself at zero: alpha * expm1(-0.0) would be +0.0 for alpha < 0).
     """
     dtype, x = _operands(x)
     alpha = _param(alpha, dtype)
     with np.errstate(all="ignore"):
-        return _result(np.where(x > 0, x, alpha * np.expm1(x)), dtype)
+        return _result(np.where(x < 0, alpha * np.expm1(x), x), dtype)
 
 
 def _check_approximate(approximate):

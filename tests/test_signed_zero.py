@@ -1,0 +1,137 @@
+"""Signed zeros, NaN, infinities and subnormals: the same sign bits as PyTorch.
+
+test_torch_parity.py compares values with a tolerance, which cannot see the sign of a zero:
+relu(-0.0) is -0.0 in torch (clamp_min keeps x unless x < 0) and elu(+-0.0) is +-0.0 for any
+alpha. Here every forward and backward of the kernel table runs on the special values, and
+for each result that torch gives as a number the sign bit must be torch's; NaN must be where
+torch has NaN (a NaN's own sign bit is not compared: torch's sigmoid(NaN) happens to be
+-NaN). Backward kernels take every (grad_out, x) pair, with grad_out = +-0 among them, since
+the sign of a zero gradient comes from the product of the signs.
+
+The values are tiled into an array long enough that fastopt (and torch) run them through
+their vector loops as well as the remainder, on every ISA the CPU has.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import BACKWARD, FORWARD
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+# name -> torch forward, as test_torch_parity.py calls it
+TORCH_FORWARD = {
+    "sigmoid": lambda t, **kw: torch.sigmoid(t),
+    "tanh": lambda t, **kw: torch.tanh(t),
+    "relu": lambda t, **kw: TF.relu(t),
+    "leaky_relu": lambda t, negative_slope=0.01: TF.leaky_relu(t, negative_slope),
+    "softplus": lambda t, beta=1.0, threshold=20.0: TF.softplus(t, beta=beta, threshold=threshold),
+    "elu": lambda t, alpha=1.0: TF.elu(t, alpha=alpha),
+    "gelu": lambda t, approximate="none": TF.gelu(t, approximate=approximate),
+    "gelu_tanh": lambda t, approximate="tanh": TF.gelu(t, approximate=approximate),
+    "silu": lambda t, **kw: TF.silu(t),
+}
+
+# Hyper-parameters: the defaults, and the values where a sign can flip (negative or zero
+# slope / alpha) or the linear branch of softplus is taken early.
+PARAMS = {
+    "leaky_relu": [{}, {"negative_slope": -0.5}, {"negative_slope": 0.0}, {"negative_slope": 2.0}],
+    "elu": [{}, {"alpha": -1.0}, {"alpha": 0.0}, {"alpha": 2.5}],
+    "softplus": [{}, {"beta": 2.0, "threshold": 1.0}],
+}
+
+FORWARD_BY_NAME = {k.name: k for k in FORWARD}
+BACKWARD_BY_NAME = {k.name: k for k in BACKWARD}
+TILE = 1031  # > any vector width times a few; odd, so the values land in every lane
+
+
+def special_values(dtype) -> np.ndarray:
+    fi = np.finfo(dtype)
+    v = [0.0, -0.0, np.nan, np.inf, -np.inf, fi.smallest_normal, -fi.smallest_normal]
+    v += [fi.smallest_subnormal, -fi.smallest_subnormal, 1.0, -1.0]
+    return np.array(v, dtype=dtype)
+
+
+def grad_values(dtype) -> np.ndarray:
+    return np.array([1.0, -1.0, 0.0, -0.0, np.nan, 0.5], dtype=dtype)
+
+
+def tiled(a: np.ndarray) -> np.ndarray:
+    return np.resize(a, a.size * (TILE // a.size + 1))
+
+
+def torch_defects(name, x, dtype, kw) -> np.ndarray:
+    """Where torch's result is a documented defect (see test_torch_parity.torch_nan_defects):
+    float32 gelu(+inf) is NaN in torch's vectorized erf path; elu_backward at x = NaN is NaN
+    in torch's vector loop but grad_out in its scalar loop (fastopt: grad_out)."""
+    mask = np.zeros(x.shape, bool)
+    if name == "gelu" and dtype == np.float32:
+        mask |= x == np.inf
+    if name == "elu_backward":
+        mask |= np.isnan(x)
+    return mask
+
+
+def assert_same_signs(ours, theirs, x, what, skip=None, gy=None):
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    if gy is not None:  # name the (grad_out, x) pairs in the messages
+        x = np.array([f"(gy={g!r}, x={v!r})" for g, v in zip(gy.tolist(), x.tolist())])
+    keep = np.ones(ours.shape, bool) if skip is None else ~skip
+    nan_t, nan_o = np.isnan(theirs), np.isnan(ours)
+    bad = keep & (nan_t != nan_o)
+    assert not bad.any(), f"{what}: NaN where torch has none or the reverse, at x={x[bad][:6]} (ours {ours[bad][:6]}, torch {theirs[bad][:6]})"
+    num = keep & ~nan_t
+    bad = num & (np.signbit(ours) != np.signbit(theirs))
+    assert not bad.any(), f"{what}: sign bit differs at x={x[bad][:6]}: ours {ours[bad][:6]}, torch {theirs[bad][:6]}"
+    inf = num & np.isinf(theirs)
+    np.testing.assert_array_equal(ours[inf], theirs[inf], err_msg=f"{what}: infinities")
+    zero = num & (theirs == 0)
+    bad = zero & (ours != 0)
+    assert not bad.any(), f"{what}: torch gives a zero at x={x[bad][:6]}, fastopt {ours[bad][:6]}"
+
+
+def cases():
+    for k in FORWARD:
+        for kw in PARAMS.get(k.name, [{}]):
+            yield pytest.param(k.name, kw, id=f"{k.name}-{'-'.join(f'{a}={b}' for a, b in kw.items()) or 'default'}")
+
+
+@pytest.mark.parametrize("name,kw", list(cases()))
+def test_forward_signs(name, kw, dtype, isa):
+    kernel = FORWARD_BY_NAME[name]
+    x = tiled(special_values(dtype))
+    full = dict(kernel.fixed, **kw)
+    theirs = TORCH_FORWARD[name](torch.from_numpy(x.copy()), **full).numpy()
+    ours = kernel.fast(x, **full)
+    assert_same_signs(ours, theirs, x, f"{name}{kw} forward", skip=torch_defects(name, x, dtype, full))
+
+
+@pytest.mark.parametrize("name,kw", list(cases()))
+def test_backward_signs(name, kw, dtype, isa):
+    kernel = FORWARD_BY_NAME[name]
+    bwd = BACKWARD_BY_NAME[name + "_backward"]
+    xs, gs = special_values(dtype), grad_values(dtype)
+    x = tiled(np.repeat(xs, gs.size))
+    gy = tiled(np.tile(gs, xs.size))
+    full = dict(kernel.fixed, **kw)
+    xt = torch.from_numpy(x.copy()).requires_grad_(True)
+    yt = TORCH_FORWARD[name](xt, **full)
+    yt.backward(torch.from_numpy(gy.copy()))
+    theirs = xt.grad.numpy()
+    saved = yt.detach().numpy() if bwd.saved == "y" else x
+    ours = bwd.fast(gy, saved, **full)
+    assert_same_signs(ours, theirs, x, f"{name}{kw} backward", skip=torch_defects(bwd.name, x, dtype, full), gy=gy)
+
+
+@pytest.mark.parametrize("dtype_", [np.float32, np.float64], ids=["float32", "float64"])
+def test_relu_keeps_negative_zero(dtype_):
+    """The case that started this file, spelled out."""
+    import fastopt
+
+    y = fastopt.relu(np.array([-0.0, 0.0, np.nan, -1e-45, -1.0], dtype=dtype_))
+    assert np.signbit(y[0]) and not np.signbit(y[1])
+    assert np.isnan(y[2])
+    assert y[3] == 0 and not np.signbit(y[3]) and y[4] == 0 and not np.signbit(y[4])
+    assert np.signbit(torch.relu(torch.tensor(-0.0, dtype=getattr(torch, np.dtype(dtype_).name))).numpy())
