@@ -24,7 +24,6 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTOPT_INLINE inline __attribute__((always_inline))
 #define FASTOPT_RESTRICT __restrict__
-
 #else
 #define FASTOPT_INLINE inline
 #define FASTOPT_RESTRICT
