@@ -155,7 +155,8 @@ def softplus_backward(
 
 
 def elu(x: ArrayLike, alpha: float = 1.0, out: Out = None) -> np.ndarray:
-    """``x if x > 0 else alpha * (exp(x) - 1)`` (expm1, accurate near 0)."""
+    """``alpha * (exp(x) - 1) if x < 0 else x`` (expm1, accurate near 0; keeps the sign of a
+    zero as torch does)."""
     return _core.elu(x, out, alpha)
 
 
