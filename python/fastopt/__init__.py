@@ -1,6 +1,7 @@
 """fastopt: fused SIMD + OpenMP CPU kernels for training neural networks.
 
-Activations, their gradients and the runtime controls are here; ``fastopt.reference`` holds
+Activations, softmax, losses (value and gradient in one call), dropout and the runtime
+controls are here; ``fastopt.reference`` holds
 the plain NumPy definitions the kernels are tested against.
 """
 
@@ -27,6 +28,21 @@ from .functional import (
     softplus_backward,
     tanh,
     tanh_backward,
+)
+from .functional import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    dropout,
+    dropout_backward,
+    huber_loss,
+    l1_loss,
+    log_softmax,
+    log_softmax_backward,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+    softmax,
+    softmax_backward,
 )
 
 __version__: str = info()["version"]
