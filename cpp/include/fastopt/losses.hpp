@@ -181,15 +181,18 @@ struct HuberRule {
 // Binary cross-entropy with logits x, target t, pos_weight pw (1 if none):
 //   loss = (1 - t) x + lw * (log1p(exp(-|x|)) + max(-x, 0)),  lw = (pw - 1) t + 1
 //   grad = lw * sigmoid(x) - pw t   (torch's form)
-// stable for any x (exp(-|x|) <= 1).
+// stable for any x (exp(-|x|) <= 1). The loss is assembled in double: for x << 0 and t ~ 0
+// the terms (1 - t) x and lw * (-x) cancel, exactly in double; only log1p is rounded.
 template <class T>
 FASTOPT_INLINE void bce_with_logits(T x, T t, T pw, double& loss, T& grad) {
     const T e = math::exp(-math::abs(x));
     const T r = T(1) / (T(1) + e);
     const T sig = x >= T(0) ? r : e * r;
     const T lw = (pw - T(1)) * t + T(1);
-    const T sp = math::log1p(e) + (x < T(0) ? -x : T(0));  // softplus(-x)
-    loss = static_cast<double>((T(1) - t) * x) + static_cast<double>(lw) * static_cast<double>(sp);
+    const double xd = static_cast<double>(x), td = static_cast<double>(t);
+    const double lwd = (static_cast<double>(pw) - 1.0) * td + 1.0;
+    const double sp = static_cast<double>(math::log1p(e)) + (xd < 0.0 ? -xd : 0.0);  // softplus(-x)
+    loss = (1.0 - td) * xd + lwd * sp;
     grad = lw * sig - pw * t;
 }
 

@@ -236,8 +236,9 @@ py::tuple pointwise_loss(PointwiseLoss which, const char* name, py::handle a_obj
     py::array b = float_input(b_obj, fn, "target");
     require_same_dtype(a, aname, b, "target", fn);
     require_same_shape(a, aname, b, "target", fn);
-    auto broadcast = [&](py::handle obj, const char* wname) -> py::array {
-        if (obj.is_none()) return py::array();
+    // The weight broadcast to a's shape (a C-contiguous copy), or None.
+    auto broadcast = [&](py::handle obj, const char* wname) -> py::object {
+        if (obj.is_none()) return py::none();
         py::array w = float_input(obj, fn, wname);
         require_same_dtype(a, aname, w, wname, fn);
         try {
@@ -248,8 +249,8 @@ py::tuple pointwise_loss(PointwiseLoss which, const char* name, py::handle a_obj
                                   "'s shape " + shape_str(a));
         }
     };
-    py::array w = broadcast(w_obj, "weight");
-    py::array pw = broadcast(pw_obj, "pos_weight");
+    const py::object w = broadcast(w_obj, "weight");
+    const py::object pw = broadcast(pw_obj, "pos_weight");
     PointwiseParams pp;
     pp.reduction = parse_reduction(reduction, fn);
     pp.grad_scale = grad_scale;
@@ -267,8 +268,8 @@ py::tuple pointwise_loss(PointwiseLoss which, const char* name, py::handle a_obj
     const int threads = num_threads();
     const void* ap = a.data();
     const void* bp = b.data();
-    const void* wp = w ? w.data() : nullptr;
-    const void* pwp = pw ? pw.data() : nullptr;
+    const void* wp = w.is_none() ? nullptr : py::reinterpret_borrow<py::array>(w).data();
+    const void* pwp = pw.is_none() ? nullptr : py::reinterpret_borrow<py::array>(pw).data();
     void* gp = want_grad ? grad.mutable_data() : nullptr;
     void* np_ = pp.reduction == Reduction::none ? none.mutable_data() : nullptr;
     const int k = static_cast<int>(which);

@@ -61,13 +61,15 @@ def _axis(x, axis):
     return axis % lim
 
 
-def _lse(x, axis):
-    """logsumexp along axis, keepdims: m + log(sum(exp(x - m))), m the max.
+def _shifted(x, axis):
+    """(x - m, sum(exp(x - m))) along axis (keepdims), m the row max: the stable parts of
+    softmax = exp(x - m) / s and log_softmax = (x - m) - log(s).
 
     NaN anywhere in the row, +inf, or a row of only -inf gives NaN (as torch)."""
     with np.errstate(all="ignore"):
-        m = np.max(x, axis=axis, keepdims=True)
-        return m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+        m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+        d = x - m
+        return d, np.sum(np.exp(d), axis=axis, keepdims=True)
 
 
 def _reduce(loss_i, divisor, reduction, dtype):
@@ -95,22 +97,24 @@ def _grad_factor(reduction, divisor, grad_scale):
 
 
 def softmax(x, axis=-1):
-    """softmax(x)_j = exp(x_j - lse), lse = log(sum_k exp(x_k)) along axis."""
+    """softmax(x)_j = exp(x_j - m) / sum_k exp(x_k - m) along axis, m the max."""
     x = _float(x)
     ax = _axis(x, axis)
     x64 = x.astype(np.float64).reshape(x.shape if x.ndim else (1,))
     with np.errstate(all="ignore"):
-        y = np.exp(x64 - _lse(x64, ax))
+        d, s = _shifted(x64, ax)
+        y = np.exp(d) / s
     return y.reshape(x.shape).astype(x.dtype)
 
 
 def log_softmax(x, axis=-1):
-    """log_softmax(x)_j = x_j - lse along axis."""
+    """log_softmax(x)_j = (x_j - m) - log(sum_k exp(x_k - m)) along axis."""
     x = _float(x)
     ax = _axis(x, axis)
     x64 = x.astype(np.float64).reshape(x.shape if x.ndim else (1,))
     with np.errstate(all="ignore"):
-        y = x64 - _lse(x64, ax)
+        d, s = _shifted(x64, ax)
+        y = d - np.log(s)
     return y.reshape(x.shape).astype(x.dtype)
 
 
@@ -216,8 +220,9 @@ def cross_entropy(
                                           label_smoothing=label_smoothing, reduction=reduction, allow_prob=True)
     eps = float(label_smoothing)
     with np.errstate(all="ignore"):
-        logp = xl - _lse(xl, -1)
-        p = np.exp(logp)
+        d, s = _shifted(xl, -1)
+        logp = d - np.log(s)
+        p = np.exp(d) / s
         if prob:
             qs = t * (1.0 - eps) + eps / C
             wq = w * qs
@@ -229,8 +234,10 @@ def cross_entropy(
             tt = np.where(valid, t, 0)
             wt = np.where(valid, w[tt], 0.0)
             logp_t = np.take_along_axis(logp, tt[..., None], axis=-1)[..., 0]
-            smooth = -np.sum(logp * w, axis=-1)
-            loss_i = np.where(valid, (1.0 - eps) * wt * -logp_t + eps / C * smooth, 0.0)
+            loss_i = (1.0 - eps) * wt * -logp_t
+            if eps > 0:  # as torch, the smoothing term only exists when eps > 0 (-inf logits)
+                loss_i = loss_i + eps / C * -np.sum(logp * w, axis=-1)
+            loss_i = np.where(valid, loss_i, 0.0)
             divisor = np.sum(wt)
             onehot = np.arange(C) == tt[..., None]
             g = (1.0 - eps) * wt[..., None] * (p - onehot) + eps / C * (np.sum(w) * p - w)
