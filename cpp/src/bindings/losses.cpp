@@ -187,6 +187,8 @@ ClassProblem class_problem(const std::string& fn, const char* xname, py::handle 
         throw py::value_error(fn + ": label_smoothing must be in [0, 1], got " + std::to_string(label_smoothing));
     p.label_smoothing = label_smoothing;
     p.ignore_index = ignore_index;
+    if (p.target_kind == 2 && ignore_index != -100)  // as torch
+        throw py::value_error(fn + ": ignore_index is not supported for class-probability (float) targets");
     if (p.target_kind != 2) {
         const std::int64_t samples = p.n * p.inner;
         for (std::int64_t r = 0; r < samples; ++r) {

@@ -111,7 +111,8 @@ def cross_entropy(
           loss_i = (1 - eps) w[t] (lse - x[t]) + eps / C * sum_c w[c] (lse - x[c])
 
       samples with ``t == ignore_index`` contribute 0 (and get a zero gradient);
-    * class-probability targets ``q`` (float, the logits' shape; ignore_index unused)::
+    * class-probability targets ``q`` (float, the logits' shape; ``ignore_index`` must stay
+      -100, as torch)::
 
           loss_i = sum_c w[c] qs[c] (lse - x[c]),  qs = (1 - eps) q + eps / C
 

@@ -165,6 +165,8 @@ def _class_operands(x, target, weight, ignore_index, label_smoothing, reduction,
             raise TypeError("fastopt: class indices must be int32 or int64; probabilities need the logits' shape")
         if t.dtype != x.dtype:
             raise TypeError(f"fastopt: target has dtype {t.dtype} but logits has dtype {x.dtype}")
+        if ignore_index != -100:
+            raise ValueError("fastopt: ignore_index is not supported for class-probability (float) targets")
         t = np.moveaxis(t.astype(np.float64), 0 if x.ndim == 1 else 1, -1)
     else:
         if t.dtype not in (np.dtype(np.int32), np.dtype(np.int64)):
