@@ -26,14 +26,24 @@ constexpr std::int64_t kRowChunk = 512;  // elements of a contiguous row per max
 
 // ---- softmax statistics -----------------------------------------------------------------------
 
+// Elements per online chunk of a row of len: >= kRowChunk, at most kMaxChunks chunks a row.
+constexpr std::int64_t kMaxChunks = 64;
+
+FASTOPT_INLINE std::int64_t stats_chunk(std::int64_t len) {
+    std::int64_t cs = (len + kMaxChunks - 1) / kMaxChunks;
+    cs = (cs + 63) / 64 * 64;
+    return cs > kRowChunk ? cs : kRowChunk;
+}
+
 // m and s of a contiguous row, reading it once from memory: per chunk (in L1) the chunk max,
 // a rescale of s when the max grows, then the chunk's sum of exp.
 template <class T>
 FASTOPT_INLINE void row_stats(const T* FASTOPT_RESTRICT x, std::int64_t len, T& m_out, double& s_out) {
+    const std::int64_t cs = stats_chunk(len);
     T m = -std::numeric_limits<T>::infinity();
     double s = 0.0;
-    for (std::int64_t c0 = 0; c0 < len; c0 += kRowChunk) {
-        const std::int64_t c1 = c0 + kRowChunk < len ? c0 + kRowChunk : len;
+    for (std::int64_t c0 = 0; c0 < len; c0 += cs) {
+        const std::int64_t c1 = c0 + cs < len ? c0 + cs : len;
         T cm = -std::numeric_limits<T>::infinity();
         FASTOPT_SIMD_REDUCTION(max : cm)
         for (std::int64_t j = c0; j < c1; ++j) cm = x[j] > cm ? x[j] : cm;
@@ -59,6 +69,60 @@ FASTOPT_INLINE void row_stats(const T* FASTOPT_RESTRICT x, std::int64_t len, T& 
             double part = 0.0;
             FASTOPT_SIMD_REDUCTION(+ : part)
             for (std::int64_t j = c0; j < c1; ++j) part += math::exp(x[j] - mm);
+            s += part;
+        }
+    }
+    if (m == -std::numeric_limits<T>::infinity()) s = std::numeric_limits<double>::quiet_NaN();
+    m_out = m;
+    s_out = s;
+}
+
+// row_stats that also stores e_j = exp(x_j - mk) in e (the gradient's memory), mk the running
+// max when chunk k was summed (cm[k]; -inf: chunk not stored, recompute from x). A later pass
+// gets exp(x_j - m) as e_j * exp(cm[k] - m) with one exp per chunk instead of one per element.
+// The chunks are row_stats' (stats_chunk), so both give the same m and s bits.
+
+template <class T>
+FASTOPT_INLINE void row_stats_store(const T* FASTOPT_RESTRICT x, std::int64_t len, T* FASTOPT_RESTRICT e,
+                                    T* FASTOPT_RESTRICT cm, T& m_out, double& s_out) {
+    const std::int64_t cs = stats_chunk(len);
+    T m = -std::numeric_limits<T>::infinity();
+    double s = 0.0;
+    for (std::int64_t c0 = 0, k = 0; c0 < len; c0 += cs, ++k) {
+        const std::int64_t c1 = c0 + cs < len ? c0 + cs : len;
+        T cmx = -std::numeric_limits<T>::infinity();
+        FASTOPT_SIMD_REDUCTION(max : cmx)
+        for (std::int64_t j = c0; j < c1; ++j) cmx = x[j] > cmx ? x[j] : cmx;
+        if (cmx > m) {
+            if (m != -std::numeric_limits<T>::infinity()) s *= math::exp(static_cast<double>(m) - static_cast<double>(cmx));
+            m = cmx;
+        }
+        cm[k] = m;
+        if (m == -std::numeric_limits<T>::infinity()) {
+            double nan_flag = 0.0;
+            FASTOPT_SIMD_REDUCTION(+ : nan_flag)
+            for (std::int64_t j = c0; j < c1; ++j) nan_flag += x[j] != x[j] ? 1.0 : 0.0;
+            if (nan_flag != 0.0) s = std::numeric_limits<double>::quiet_NaN();
+            continue;
+        }
+        const T mm = m;
+        if constexpr (sizeof(T) == 4) {
+            float part = 0.0f;
+            FASTOPT_SIMD_REDUCTION(+ : part)
+            for (std::int64_t j = c0; j < c1; ++j) {
+                const float v = math::exp(x[j] - mm);
+                e[j] = v;
+                part += v;
+            }
+            s += static_cast<double>(part);
+        } else {
+            double part = 0.0;
+            FASTOPT_SIMD_REDUCTION(+ : part)
+            for (std::int64_t j = c0; j < c1; ++j) {
+                const double v = math::exp(x[j] - mm);
+                e[j] = v;
+                part += v;
+            }
             s += part;
         }
     }

@@ -203,14 +203,32 @@ ClassProblem class_problem(const std::string& fn, const char* xname, py::handle 
     return cp;
 }
 
+// The gradient's array: `out` (checked: logits' shape and dtype, C-contiguous, writeable, no
+// overlap with any input) or a new one; None without a gradient.
+py::array grad_output(const py::object& out_obj, bool want_grad, const py::array& like, const std::string& fn,
+                      std::initializer_list<py::handle> inputs) {
+    if (!want_grad) {
+        if (!out_obj.is_none()) throw py::value_error(fn + ": out is given but grad=False");
+        return py::array();
+    }
+    py::array out = output_for(out_obj, "out", like, fn);
+    if (!out_obj.is_none())
+        for (py::handle h : inputs)
+            if (!h.is_none() && overlaps(out, py::reinterpret_borrow<py::array>(h)))
+                throw py::value_error(fn + ": out overlaps an input; the gradient needs its own memory");
+    return out;
+}
+
 py::tuple class_loss(bool is_nll, py::handle x_obj, py::handle t_obj, py::handle w_obj, std::int64_t ignore_index,
-                     const std::string& reduction, double label_smoothing, double grad_scale, bool want_grad) {
+                     const std::string& reduction, double label_smoothing, double grad_scale, bool want_grad,
+                     const py::object& out_obj) {
     const std::string fn = display(is_nll ? "nll_loss" : "cross_entropy");
     ClassProblem cp = class_problem(fn, is_nll ? "log_probs" : "logits", x_obj, t_obj, w_obj, ignore_index, reduction,
                                     label_smoothing, !is_nll);
     cp.p.grad_scale = grad_scale;
-    py::array grad, none;
-    if (want_grad) grad = py::array(cp.x.dtype(), dims(cp.x));
+    py::array grad = grad_output(out_obj, want_grad, cp.x, fn,
+                                 {cp.x, cp.target, cp.has_weight ? py::handle(cp.weight) : py::handle(py::none())});
+    py::array none;
     if (cp.p.reduction == Reduction::none) none = py::array(cp.x.dtype(), cp.sample_shape);
     const int threads = num_threads();
     const void* xp = cp.x.data();
@@ -232,7 +250,7 @@ py::tuple class_loss(bool is_nll, py::handle x_obj, py::handle t_obj, py::handle
 
 py::tuple pointwise_loss(PointwiseLoss which, const char* name, py::handle a_obj, py::handle b_obj, const char* aname,
                          py::handle w_obj, py::handle pw_obj, const std::string& reduction, double beta, double grad_scale,
-                         bool want_grad) {
+                         bool want_grad, const py::object& out_obj) {
     const std::string fn = display(name);
     py::array a = float_input(a_obj, fn, aname);
     py::array b = float_input(b_obj, fn, "target");
@@ -263,8 +281,8 @@ py::tuple pointwise_loss(PointwiseLoss which, const char* name, py::handle a_obj
     }
     if (which == PointwiseLoss::huber && !(beta > 0.0))
         throw py::value_error(fn + ": delta must be > 0, got " + std::to_string(beta));
-    py::array grad, none;
-    if (want_grad) grad = py::array(a.dtype(), dims(a));
+    py::array grad = grad_output(out_obj, want_grad, a, fn, {a, b, w, pw});
+    py::array none;
     if (pp.reduction == Reduction::none) none = py::array(a.dtype(), dims(a));
     const std::int64_t n = a.size();
     const int threads = num_threads();
@@ -364,20 +382,20 @@ void register_losses(py::module_& m) {
     m.def(
         "cross_entropy",
         [](py::handle x, py::handle t, py::handle w, std::int64_t ignore_index, const std::string& reduction,
-           double label_smoothing, double grad_scale, bool grad) {
-            return class_loss(false, x, t, w, ignore_index, reduction, label_smoothing, grad_scale, grad);
+           double label_smoothing, double grad_scale, bool grad, const py::object& out) {
+            return class_loss(false, x, t, w, ignore_index, reduction, label_smoothing, grad_scale, grad, out);
         },
         "logits"_a, "target"_a, "weight"_a = py::none(), "ignore_index"_a = -100, "reduction"_a = "mean",
-        "label_smoothing"_a = 0.0, "grad_scale"_a = 1.0, "grad"_a = true,
+        "label_smoothing"_a = 0.0, "grad_scale"_a = 1.0, "grad"_a = true, "out"_a = py::none(),
         "(loss, grad_logits or None); see fastopt.functional.cross_entropy");
     m.def(
         "nll_loss",
         [](py::handle x, py::handle t, py::handle w, std::int64_t ignore_index, const std::string& reduction,
-           double grad_scale, bool grad) {
-            return class_loss(true, x, t, w, ignore_index, reduction, 0.0, grad_scale, grad);
+           double grad_scale, bool grad, const py::object& out) {
+            return class_loss(true, x, t, w, ignore_index, reduction, 0.0, grad_scale, grad, out);
         },
         "log_probs"_a, "target"_a, "weight"_a = py::none(), "ignore_index"_a = -100, "reduction"_a = "mean",
-        "grad_scale"_a = 1.0, "grad"_a = true, "(loss, grad_log_probs or None); see fastopt.functional.nll_loss");
+        "grad_scale"_a = 1.0, "grad"_a = true, "out"_a = py::none(), "(loss, grad_log_probs or None); see fastopt.functional.nll_loss");
     struct Pw {
         const char* name;
         PointwiseLoss which;
@@ -387,22 +405,23 @@ void register_losses(py::module_& m) {
         m.def(
             e.name,
             [e](py::handle pred, py::handle target, const std::string& reduction, double beta, double grad_scale,
-                bool grad) {
+                bool grad, const py::object& out) {
                 return pointwise_loss(e.which, e.name, pred, target, "pred", py::none(), py::none(), reduction, beta,
-                                      grad_scale, grad);
+                                      grad_scale, grad, out);
             },
             "pred"_a, "target"_a, "reduction"_a = "mean", "beta"_a = 1.0, "grad_scale"_a = 1.0, "grad"_a = true,
+            "out"_a = py::none(),
             "(loss, grad_pred or None); beta is smooth_l1's beta or huber's delta; see fastopt.functional");
     }
     m.def(
         "binary_cross_entropy_with_logits",
         [](py::handle x, py::handle target, py::handle w, py::handle pw, const std::string& reduction, double grad_scale,
-           bool grad) {
+           bool grad, const py::object& out) {
             return pointwise_loss(PointwiseLoss::bce_with_logits, "binary_cross_entropy_with_logits", x, target,
-                                  "logits", w, pw, reduction, 1.0, grad_scale, grad);
+                                  "logits", w, pw, reduction, 1.0, grad_scale, grad, out);
         },
         "logits"_a, "target"_a, "weight"_a = py::none(), "pos_weight"_a = py::none(), "reduction"_a = "mean",
-        "grad_scale"_a = 1.0, "grad"_a = true,
+        "grad_scale"_a = 1.0, "grad"_a = true, "out"_a = py::none(),
         "(loss, grad_logits or None); see fastopt.functional.binary_cross_entropy_with_logits");
     m.def("dropout", &dropout, "x"_a, "p"_a, "seed"_a, "training"_a = true, "out"_a = py::none(),
           "(y, mask); see fastopt.functional.dropout");

@@ -192,6 +192,9 @@ double class_divisor(const T* weight, const ClassLossParams& p, const Blocks& bl
     });
 }
 
+constexpr std::int64_t kSmallC = 32;     // cross_entropy: rows this short take rows_small
+constexpr std::int64_t kSmallRows = 64;  // rows per flat block there
+
 // Per-call constants of cross_entropy. Sample loss with index target t (not ignored):
 //   (1 - eps) w_t (lse - x_t) + eps/C sum_c w_c (lse - x_c)
 // and its gradient (times scale):
@@ -249,43 +252,128 @@ struct CE {
             }
             return 0.0;
         }
-        row_stats(xr, C, m, s);
+        T cm[kMaxChunks];
+        if (g)
+            row_stats_store(xr, C, g, cm, m, s);  // g holds exp(x - running max) until rescaled
+        else
+            row_stats(xr, C, m, s);
         const double ls = std::log(s);
         const double wt = w ? static_cast<double>(w[t]) : 1.0;
         double loss = (1.0 - eps) * wt * ((static_cast<double>(m) - static_cast<double>(xr[t])) + ls);
         const T mm = m;
-        if (eps > 0.0) {
-            const T A = static_cast<T>(scale * ((1.0 - eps) * wt + eps_c * wsum) / s);
-            const T sub = static_cast<T>(scale * eps_c);
-            double acc = 0.0;
-            if (w && g) {
-                FASTOPT_SIMD_REDUCTION(+ : acc)
-                for (std::int64_t j = 0; j < C; ++j) {
-                    acc += static_cast<double>(w[j]) * (static_cast<double>(mm) - static_cast<double>(xr[j]));
-                    g[j] = A * math::exp(xr[j] - mm) - sub * w[j];
+        const T A = static_cast<T>(scale * ((1.0 - eps) * wt + eps_c * wsum) / s);
+        const T sub = static_cast<T>(scale * eps_c);
+        double acc = 0.0;
+        if (g) {
+            const std::int64_t cs = stats_chunk(C);
+            for (std::int64_t c0 = 0, k = 0; c0 < C; c0 += cs, ++k) {
+                const std::int64_t c1 = c0 + cs < C ? c0 + cs : C;
+                if (cm[k] == -std::numeric_limits<T>::infinity()) {  // not stored: from x
+                    FASTOPT_SIMD
+                    for (std::int64_t j = c0; j < c1; ++j) g[j] = math::exp(xr[j] - mm);
                 }
-            } else if (g) {
-                FASTOPT_SIMD_REDUCTION(+ : acc)
-                for (std::int64_t j = 0; j < C; ++j) {
-                    acc += static_cast<double>(mm) - static_cast<double>(xr[j]);
-                    g[j] = A * math::exp(xr[j] - mm) - sub;
+                // exp(x - m) = e * exp(cm - m), folded into the row's factor
+                const T Ak = cm[k] == -std::numeric_limits<T>::infinity() ? A : A * math::exp(cm[k] - mm);
+                if (eps > 0.0 && w) {
+                    FASTOPT_SIMD_REDUCTION(+ : acc)
+                    for (std::int64_t j = c0; j < c1; ++j) {
+                        acc += static_cast<double>(w[j]) * (static_cast<double>(mm) - static_cast<double>(xr[j]));
+                        g[j] = Ak * g[j] - sub * w[j];
+                    }
+                } else if (eps > 0.0) {
+                    FASTOPT_SIMD_REDUCTION(+ : acc)
+                    for (std::int64_t j = c0; j < c1; ++j) {
+                        acc += static_cast<double>(mm) - static_cast<double>(xr[j]);
+                        g[j] = Ak * g[j] - sub;
+                    }
+                } else {
+                    FASTOPT_SIMD
+                    for (std::int64_t j = c0; j < c1; ++j) g[j] = Ak * g[j];
                 }
-            } else if (w) {
-                FASTOPT_SIMD_REDUCTION(+ : acc)
-                for (std::int64_t j = 0; j < C; ++j)
-                    acc += static_cast<double>(w[j]) * (static_cast<double>(mm) - static_cast<double>(xr[j]));
-            } else {
-                FASTOPT_SIMD_REDUCTION(+ : acc)
-                for (std::int64_t j = 0; j < C; ++j) acc += static_cast<double>(mm) - static_cast<double>(xr[j]);
             }
-            loss += eps_c * (acc + wsum * ls);
-        } else if (g) {
-            const T A = static_cast<T>(scale * wt / s);
-            FASTOPT_SIMD
-            for (std::int64_t j = 0; j < C; ++j) g[j] = A * math::exp(xr[j] - mm);
+            g[t] -= static_cast<T>(scale * (1.0 - eps) * wt);
+        } else if (eps > 0.0) {  // the same chunks and order as above: the same loss bits
+            const std::int64_t cs = stats_chunk(C);
+            for (std::int64_t c0 = 0; c0 < C; c0 += cs) {
+                const std::int64_t c1 = c0 + cs < C ? c0 + cs : C;
+                if (w) {
+                    FASTOPT_SIMD_REDUCTION(+ : acc)
+                    for (std::int64_t j = c0; j < c1; ++j)
+                        acc += static_cast<double>(w[j]) * (static_cast<double>(mm) - static_cast<double>(xr[j]));
+                } else {
+                    FASTOPT_SIMD_REDUCTION(+ : acc)
+                    for (std::int64_t j = c0; j < c1; ++j) acc += static_cast<double>(mm) - static_cast<double>(xr[j]);
+                }
+            }
         }
-        if (g) g[t] -= static_cast<T>(scale * (1.0 - eps) * wt);
+        if (eps > 0.0) loss += eps_c * (acc + wsum * ls);
         return loss;
+    }
+
+    // Rows [r0, r1) with few classes (index targets, inner == 1): per-row loops of C < 16
+    // elements would run in the scalar remainder, so the exponentials and the gradient are
+    // computed over the flat block of kSmallRows rows, with per-row values expanded.
+    double rows_small(std::int64_t r0, std::int64_t r1, T* none) const {
+        const std::int64_t C = p.c;
+        T e[kSmallRows * kSmallC], f[kSmallRows * kSmallC], sb[kSmallRows * kSmallC];
+        std::int64_t tt[kSmallRows];
+        double wtt[kSmallRows];
+        double total = 0.0;
+        for (std::int64_t rb = r0; rb < r1; rb += kSmallRows) {
+            const std::int64_t nb = r1 - rb < kSmallRows ? r1 - rb : kSmallRows, len = nb * C;
+            const T* xb = x + rb * C;
+            for (std::int64_t i = 0; i < nb; ++i) {
+                T m = -std::numeric_limits<T>::infinity();
+                for (std::int64_t c = 0; c < C; ++c) m = xb[i * C + c] > m ? xb[i * C + c] : m;
+                for (std::int64_t c = 0; c < C; ++c) f[i * C + c] = m;
+            }
+            FASTOPT_SIMD
+            for (std::int64_t j = 0; j < len; ++j) e[j] = math::exp(xb[j] - f[j]);  // -inf row: NaN
+            for (std::int64_t i = 0; i < nb; ++i) {
+                const std::int64_t r = rb + i;
+                const T m = f[i * C];
+                const std::int64_t t = target_at(p, r);
+                tt[i] = t;
+                double loss = 0.0;
+                T Ai = T(0), subi = T(0);
+                if (t != p.ignore_index) {
+                    double s = 0.0;
+                    for (std::int64_t c = 0; c < C; ++c) s += static_cast<double>(e[i * C + c]);
+                    const double ls = std::log(s);
+                    const double wt = w ? static_cast<double>(w[t]) : 1.0;
+                    wtt[i] = wt;
+                    loss = (1.0 - eps) * wt * ((static_cast<double>(m) - static_cast<double>(xb[i * C + t])) + ls);
+                    if (eps > 0.0) {
+                        double acc = 0.0;
+                        for (std::int64_t c = 0; c < C; ++c)
+                            acc += (w ? static_cast<double>(w[c]) : 1.0) *
+                                   (static_cast<double>(m) - static_cast<double>(xb[i * C + c]));
+                        loss += eps_c * (acc + wsum * ls);
+                    }
+                    Ai = static_cast<T>(scale * ((1.0 - eps) * wt + eps_c * wsum) / s);
+                    subi = static_cast<T>(scale * eps_c);
+                }
+                for (std::int64_t c = 0; c < C; ++c) {
+                    f[i * C + c] = Ai;
+                    sb[i * C + c] = subi * (w ? w[c] : T(1));
+                }
+                if (none) none[r] = static_cast<T>(loss);
+                total += loss;
+            }
+            if (grad) {
+                T* gb = grad + rb * C;
+                FASTOPT_SIMD
+                for (std::int64_t j = 0; j < len; ++j) gb[j] = f[j] * e[j] - sb[j];
+                for (std::int64_t i = 0; i < nb; ++i) {
+                    if (tt[i] == p.ignore_index) {
+                        for (std::int64_t c = 0; c < C; ++c) gb[i * C + c] = T(0);
+                    } else {
+                        gb[i * C + tt[i]] -= static_cast<T>(scale * (1.0 - eps) * wtt[i]);
+                    }
+                }
+            }
+        }
+        return total;
     }
 
     // Up to kTile strided samples (i, d0 .. d0 + nw) (inner > 1); writes their losses to out.
@@ -385,6 +473,7 @@ LossSum cross_entropy(const T* x, const T* weight, T* grad, T* loss_none, const 
     res.total = block_sum(blocks, team, [&](std::int64_t b) {
         const std::int64_t r0 = blocks.begin(b), r1 = blocks.end(b, samples);
         double acc = 0.0;
+        if (p.inner == 1 && p.target_kind != 2 && p.c <= kSmallC) return ce.rows_small(r0, r1, loss_none);
         if (p.inner == 1) {
             for (std::int64_t r = r0; r < r1; ++r) {
                 const double l = ce.row(r);

@@ -243,11 +243,13 @@ def cross_entropy(
             divisor = np.sum(wt)
             onehot = np.arange(C) == tt[..., None]
             g = (1.0 - eps) * wt[..., None] * (p - onehot) + eps / C * (np.sum(w) * p - w)
-            g = np.where(valid[..., None], g, 0.0)
+            valid_g = valid[..., None]
         loss = _reduce(loss_i, divisor, reduction, x.dtype)
         if not grad:
             return loss
         g = g * _grad_factor(reduction, divisor, grad_scale)
+        if not prob:  # ignored samples: a zero gradient (also when 'mean' divides by 0, as torch)
+            g = np.where(valid_g, g, 0.0)
     return loss, _back_to_logits_layout(g, x)
 
 
@@ -266,7 +268,8 @@ def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="me
         loss = _reduce(loss_i, divisor, reduction, x.dtype)
         if not grad:
             return loss
-        g = np.where(np.arange(C) == tt[..., None], -wt[..., None], 0.0) * _grad_factor(reduction, divisor, grad_scale)
+        g = -wt[..., None] * _grad_factor(reduction, divisor, grad_scale)
+        g = np.where((np.arange(C) == tt[..., None]) & valid[..., None], g, 0.0)
     return loss, _back_to_logits_layout(g, x)
 
 
