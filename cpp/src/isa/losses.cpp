@@ -552,15 +552,19 @@ LossSum pointwise_driver(T* grad, T* loss_none, std::int64_t n, const PointwiseP
     const int team = team_for(n, threads);
     auto run = [&](auto want_grad, auto want_none) {
         return block_sum(blocks, team, [&](std::int64_t b) {
+            const Eval ev = eval;  // locals: loads through the closure do not vectorize
+            const T s = sc;
+            T* const gr = grad;
+            T* const ln = loss_none;
             double acc = 0.0;
             const std::int64_t e = blocks.end(b, n);
             FASTOPT_SIMD_REDUCTION(+ : acc)
             for (std::int64_t i = blocks.begin(b); i < e; ++i) {
                 double l;
                 T g;
-                eval(i, l, g);
-                if constexpr (decltype(want_grad)::value) grad[i] = g * sc;
-                if constexpr (decltype(want_none)::value) loss_none[i] = static_cast<T>(l);
+                ev(i, l, g);
+                if constexpr (decltype(want_grad)::value) gr[i] = g * s;
+                if constexpr (decltype(want_none)::value) ln[i] = static_cast<T>(l);
                 acc += l;
             }
             return acc;
@@ -579,7 +583,8 @@ template <class Rule, class T>
 LossSum pointwise(const T* pred, const T* target, const T*, const T*, T* grad, T* loss_none, std::int64_t n,
                   const PointwiseParams& pp, int threads) {
     const LossCoef<T> coef{static_cast<T>(pp.beta)};
-    return pointwise_driver(grad, loss_none, n, pp, threads, [&](std::int64_t i, double& l, T& g) {
+    // by value: the loop's loads then come from registers, not through the closure
+    return pointwise_driver(grad, loss_none, n, pp, threads, [pred, target, coef](std::int64_t i, double& l, T& g) {
         Rule::eval(pred[i], target[i], coef, l, g);
     });
 }
@@ -588,7 +593,7 @@ template <class T>
 LossSum bce(const T* x, const T* target, const T* weight, const T* pos_weight, T* grad, T* loss_none,
             std::int64_t n, const PointwiseParams& pp, int threads) {
     auto with = [&](auto has_w, auto has_pw) {
-        return pointwise_driver(grad, loss_none, n, pp, threads, [&](std::int64_t i, double& l, T& g) {
+        return pointwise_driver(grad, loss_none, n, pp, threads, [x, target, weight, pos_weight](std::int64_t i, double& l, T& g) {
             T pw = T(1);
             if constexpr (decltype(has_pw)::value) pw = pos_weight[i];
             bce_with_logits(x[i], target[i], pw, l, g);
@@ -617,29 +622,47 @@ void dropout(const T* x, T* y, std::uint8_t* mask, std::int64_t n, double p, std
     const double tf = p * 4294967296.0;
     const std::uint64_t thresh = p >= 1.0 ? (std::uint64_t{1} << 32) : static_cast<std::uint64_t>(tf);
     const T scale = T(1) / static_cast<T>(1.0 - p);
+    const bool drop_all = thresh >> 32 != 0;  // p = 1
+    const std::uint32_t th32 = static_cast<std::uint32_t>(thresh);
+    constexpr std::int64_t kB = 256;  // Philox groups (4 elements each) per step
+    // Chunks of whole groups (parallel_for boundaries are multiples of kAlign = 64 groups).
     const std::int64_t groups = (n + 3) / 4;
-    const std::int64_t full = n / 4;
     parallel_for(groups, kGrain / 4, threads, [&](std::int64_t g0, std::int64_t g1) {
-        const std::int64_t gf = g1 < full ? g1 : full;
-        FASTOPT_SIMD
-        for (std::int64_t j = g0; j < gf; ++j) {
-            std::uint32_t r[4];
-            philox4x32_10(static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(static_cast<std::uint64_t>(j) >> 32), k0,
-                          k1, r[0], r[1], r[2], r[3]);
-            for (int l = 0; l < 4; ++l) {
-                const bool keep = static_cast<std::uint64_t>(r[l]) >= thresh;
-                mask[4 * j + l] = keep ? 1 : 0;
-                y[4 * j + l] = x[4 * j + l] * (keep ? scale : T(0));
+        std::uint32_t r[4 * kB];
+        for (std::int64_t gb = g0; gb < g1; gb += kB) {
+            const std::int64_t nb = g1 - gb < kB ? g1 - gb : kB;
+            // the random words, lane l of group j at r[4 j + l]
+            FASTOPT_SIMD
+            for (std::int64_t j = 0; j < nb; ++j) {
+                const std::uint64_t c = static_cast<std::uint64_t>(gb + j);
+                std::uint32_t a, b, d, e;
+                philox4x32_10(static_cast<std::uint32_t>(c), static_cast<std::uint32_t>(c >> 32), k0, k1, a, b, d, e);
+                r[4 * j] = a;
+                r[4 * j + 1] = b;
+                r[4 * j + 2] = d;
+                r[4 * j + 3] = e;
             }
-        }
-        for (std::int64_t j = gf; j < g1; ++j) {  // the last, partial group
-            std::uint32_t r[4];
-            philox4x32_10(static_cast<std::uint32_t>(j), static_cast<std::uint32_t>(static_cast<std::uint64_t>(j) >> 32), k0,
-                          k1, r[0], r[1], r[2], r[3]);
-            for (std::int64_t l = 0; l < 4 && 4 * j + l < n; ++l) {
-                const bool keep = static_cast<std::uint64_t>(r[l]) >= thresh;
-                mask[4 * j + l] = keep ? 1 : 0;
-                y[4 * j + l] = x[4 * j + l] * (keep ? scale : T(0));
+            const std::int64_t i0 = 4 * gb;
+            std::int64_t len = 4 * nb;
+            if (i0 + len > n) len = n - i0;  // the last, partial group
+            const T* xs = x + i0;
+            T* ys = y + i0;
+            std::uint8_t* ms = mask + i0;
+            const std::uint32_t th = th32;  // locals: closure members do not vectorize
+            const T sc = scale;
+            if (drop_all) {
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < len; ++i) {
+                    ms[i] = 0;
+                    ys[i] = xs[i] * T(0);
+                }
+                continue;
+            }
+            FASTOPT_SIMD
+            for (std::int64_t i = 0; i < len; ++i) {
+                const bool keep = r[i] >= th;
+                ms[i] = static_cast<std::uint8_t>(keep);
+                ys[i] = xs[i] * (keep ? sc : T(0));
             }
         }
     });
