@@ -486,3 +486,20 @@ def test_cross_entropy_long_and_short_rows(C, dtype, isa):
             # loss slack: the kernel sums exp in float per chunk; log-sum-exp to ~1e-7 of |x|
             check_loss_pair(a, e, dtype, 2 * 2.0, str(kw2), loss_atol=loss_atol(x, reduction, w, dtype) * 60)
             assert np.array_equal(fastopt.cross_entropy(x, t, grad=False, **kw2), a[0], equal_nan=True)
+
+
+@pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
+@pytest.mark.parametrize("C", [20, 700, 40000])
+def test_softmax_in_place_long_rows(log, C, dtype):
+    """In place over the flat short-row path and the chunked long-row path (y first holds
+    exp(x - running max)), with a leading -inf chunk and a growing max."""
+    fast, ref = _softmax_pair(log)
+    x = np.random.default_rng(C).standard_normal((3, C)).astype(dtype)
+    x[0] = np.linspace(-40, 40, C)
+    x[1, : C // 2] = -np.inf
+    expected = ref(x)
+    y = x.copy()
+    assert fast(y, out=y) is y
+    rtol, atol = SOFTMAX_TOL[np.dtype(dtype)]
+    assert_allclose_nan(y, expected, rtol, atol * 64, "in place")
+    assert np.array_equal(y, fast(x))

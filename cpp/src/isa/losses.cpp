@@ -37,9 +37,48 @@ FASTOPT_INLINE void for_tiles(std::int64_t u0, std::int64_t u1, std::int64_t inn
 
 // ---- softmax / log_softmax ----------------------------------------------------------------------
 
+constexpr std::int64_t kSmallLen = 32;   // softmax rows this short (contiguous) go flat
+constexpr std::int64_t kSmallRows = 64;  // rows per flat block (softmax and cross_entropy)
+
 template <bool Log, class T>
 void softmax_fwd(const T* x, T* y, std::int64_t outer, std::int64_t len, std::int64_t inner, int threads) {
     if (outer * len * inner == 0) return;
+    if (inner == 1 && len <= kSmallLen) {
+        // short rows: the exp and the write run over a flat block of rows (per-row loops this
+        // short would stay in the scalar remainder), the per-row values expanded alongside
+        parallel_for(outer, row_grain(len), threads, [&](std::int64_t r0, std::int64_t r1) {
+            T f[kSmallRows * kSmallLen], d[kSmallRows * kSmallLen], q[kSmallRows * kSmallLen];
+            for (std::int64_t rb = r0; rb < r1; rb += kSmallRows) {
+                const std::int64_t nb = r1 - rb < kSmallRows ? r1 - rb : kSmallRows, n = nb * len;
+                const T* xb = x + rb * len;
+                T* yb = y + rb * len;
+                for (std::int64_t i = 0; i < nb; ++i) {
+                    T m = -std::numeric_limits<T>::infinity();
+                    for (std::int64_t c = 0; c < len; ++c) m = xb[i * len + c] > m ? xb[i * len + c] : m;
+                    for (std::int64_t c = 0; c < len; ++c) f[i * len + c] = m;
+                }
+                FASTOPT_SIMD
+                for (std::int64_t j = 0; j < n; ++j) {
+                    d[j] = xb[j] - f[j];  // a row of -inf: NaN, as torch
+                    q[j] = math::exp(d[j]);
+                }
+                for (std::int64_t i = 0; i < nb; ++i) {
+                    double s = 0.0;
+                    for (std::int64_t c = 0; c < len; ++c) s += static_cast<double>(q[i * len + c]);
+                    const T a = static_cast<T>(Log ? std::log(s) : 1.0 / s);
+                    for (std::int64_t c = 0; c < len; ++c) f[i * len + c] = a;
+                }
+                if constexpr (Log) {
+                    FASTOPT_SIMD
+                    for (std::int64_t j = 0; j < n; ++j) yb[j] = d[j] - f[j];
+                } else {
+                    FASTOPT_SIMD
+                    for (std::int64_t j = 0; j < n; ++j) yb[j] = q[j] * f[j];
+                }
+            }
+        });
+        return;
+    }
     if (inner == 1) {
         parallel_for(outer, row_grain(len), threads, [&](std::int64_t r0, std::int64_t r1) {
             for (std::int64_t r = r0; r < r1; ++r) {
@@ -47,15 +86,29 @@ void softmax_fwd(const T* x, T* y, std::int64_t outer, std::int64_t len, std::in
                 T* yr = y + r * len;
                 T m;
                 double s;
-                row_stats(xr, len, m, s);
                 if constexpr (Log) {
+                    row_stats(xr, len, m, s);
                     const T ls = static_cast<T>(std::log(s));
                     FASTOPT_SIMD
                     for (std::int64_t j = 0; j < len; ++j) yr[j] = (xr[j] - m) - ls;
                 } else {
+                    // y first holds exp(x - running max) (one exp per element), then is
+                    // rescaled per chunk; in place is safe (each element read before written)
+                    T cm[kMaxChunks];
+                    row_stats_store(xr, len, yr, cm, m, s);
                     const T inv = static_cast<T>(1.0 / s);
-                    FASTOPT_SIMD
-                    for (std::int64_t j = 0; j < len; ++j) yr[j] = math::exp(xr[j] - m) * inv;
+                    const std::int64_t cs = stats_chunk(len);
+                    for (std::int64_t c0 = 0, k = 0; c0 < len; c0 += cs, ++k) {
+                        const std::int64_t c1 = c0 + cs < len ? c0 + cs : len;
+                        if (cm[k] == -std::numeric_limits<T>::infinity()) {
+                            FASTOPT_SIMD
+                            for (std::int64_t j = c0; j < c1; ++j) yr[j] = math::exp(xr[j] - m) * inv;
+                        } else {
+                            const T a = inv * math::exp(cm[k] - m);
+                            FASTOPT_SIMD
+                            for (std::int64_t j = c0; j < c1; ++j) yr[j] = yr[j] * a;
+                        }
+                    }
                 }
             }
         });
@@ -193,7 +246,6 @@ double class_divisor(const T* weight, const ClassLossParams& p, const Blocks& bl
 }
 
 constexpr std::int64_t kSmallC = 32;     // cross_entropy: rows this short take rows_small
-constexpr std::int64_t kSmallRows = 64;  // rows per flat block there
 
 // Per-call constants of cross_entropy. Sample loss with index target t (not ignored):
 //   (1 - eps) w_t (lse - x_t) + eps/C sum_c w_c (lse - x_c)
