@@ -503,3 +503,36 @@ def test_softmax_in_place_long_rows(log, C, dtype):
     rtol, atol = SOFTMAX_TOL[np.dtype(dtype)]
     assert_allclose_nan(y, expected, rtol, atol * 64, "in place")
     assert np.array_equal(y, fast(x))
+
+
+def test_losses_from_many_python_threads():
+    """The GIL is released: Python threads calling the losses at once get the results of
+    calls made one at a time."""
+    import threading
+
+    rng = np.random.default_rng(21)
+    jobs = []
+    for k in range(8):
+        x, t, w = make_ce_inputs(rng, (2000, 50 + k), np.float32, weighted=bool(k % 2))
+        a = rng.standard_normal(100000).astype(np.float32)
+        jobs.append((x, t, w, a))
+    expected = [(fastopt.cross_entropy(x, t, weight=w), fastopt.mse_loss(a, a[::-1].copy()),
+                 fastopt.dropout(a, 0.3, seed=k)) for k, (x, t, w, a) in enumerate(jobs)]
+    results = [None] * len(jobs)
+    barrier = threading.Barrier(4)
+
+    def work(i0):
+        barrier.wait()
+        for k in range(i0, len(jobs), 4):
+            x, t, w, a = jobs[k]
+            results[k] = (fastopt.cross_entropy(x, t, weight=w), fastopt.mse_loss(a, a[::-1].copy()),
+                          fastopt.dropout(a, 0.3, seed=k))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for got, exp in zip(results, expected):
+        for (l1, g1), (l2, g2) in zip(got, exp):
+            assert np.array_equal(l1, l2) and np.array_equal(g1, g2)

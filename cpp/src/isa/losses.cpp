@@ -381,6 +381,22 @@ struct CE {
             }
             FASTOPT_SIMD
             for (std::int64_t j = 0; j < len; ++j) e[j] = math::exp(xb[j] - f[j]);  // -inf row: NaN
+            double srow[kSmallRows], lsrow[kSmallRows];
+            for (std::int64_t i = 0; i < nb; ++i) {
+                double sum = 0.0;
+                for (std::int64_t c = 0; c < C; ++c) sum += static_cast<double>(e[i * C + c]);
+                srow[i] = sum;
+            }
+            if constexpr (sizeof(T) == 4) {
+                // log(s) for s in [1, C] (NaN for a NaN row): float log1p of s - 1, within a
+                // few float ULP (the loss is float32 anyway); vectorised, unlike std::log
+                float lsf[kSmallRows];
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) lsf[i] = math::log1p(static_cast<float>(srow[i] - 1.0));
+                for (std::int64_t i = 0; i < nb; ++i) lsrow[i] = static_cast<double>(lsf[i]);
+            } else {
+                for (std::int64_t i = 0; i < nb; ++i) lsrow[i] = std::log(srow[i]);
+            }
             for (std::int64_t i = 0; i < nb; ++i) {
                 const std::int64_t r = rb + i;
                 const T m = f[i * C];
@@ -389,9 +405,7 @@ struct CE {
                 double loss = 0.0;
                 T Ai = T(0), subi = T(0);
                 if (t != p.ignore_index) {
-                    double s = 0.0;
-                    for (std::int64_t c = 0; c < C; ++c) s += static_cast<double>(e[i * C + c]);
-                    const double ls = std::log(s);
+                    const double s = srow[i], ls = lsrow[i];
                     const double wt = w ? static_cast<double>(w[t]) : 1.0;
                     wtt[i] = wt;
                     loss = (1.0 - eps) * wt * ((static_cast<double>(m) - static_cast<double>(xb[i * C + t])) + ls);
