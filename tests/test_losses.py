@@ -536,3 +536,38 @@ def test_losses_from_many_python_threads():
     for got, exp in zip(results, expected):
         for (l1, g1), (l2, g2) in zip(got, exp):
             assert np.array_equal(l1, l2) and np.array_equal(g1, g2)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from([name for name, _ in POINTWISE]),
+    st.sampled_from([np.float32, np.float64]),
+    hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=30),
+    st.sampled_from(REDUCTIONS),
+    st.data(),
+)
+def test_pointwise_hypothesis(name, dtype, shape, reduction, data):
+    kw = dict(POINTWISE)[name] if name in ("mse_loss", "l1_loss", "binary_cross_entropy_with_logits") else {}
+    elems = st.floats(-1e3, 1e3, allow_nan=False, width=32)
+    a = data.draw(hnp.arrays(dtype, shape, elements=elems))
+    b = data.draw(hnp.arrays(dtype, shape, elements=st.floats(0, 1, width=32) if name.startswith("binary") else elems))
+    actual = getattr(fastopt, name)(a, b, reduction=reduction, **kw)
+    expected = getattr(R, name)(a, b, reduction=reduction, **kw)
+    n = max(1, a.size)
+    scale = 2.0 * (1 + float(np.max(np.abs(a - b), initial=0))) / (n if reduction == "mean" else 1)
+    big = 1.0 + float(np.max(np.abs(a), initial=0.0)) + float(np.max(np.abs(b), initial=0.0))
+    check_loss_pair(actual, expected, dtype, scale, name,
+                    loss_atol=8 * EPS[np.dtype(dtype)] * big * big * (n if reduction == "sum" else 1))
+
+
+def test_non_contiguous_inputs_are_read_through_a_copy(dtype):
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((12, 7)) * 3).astype(dtype)
+    xf = np.asfortranarray(x)
+    t = rng.integers(0, 7, 24)[::2]  # a strided target
+    w = rng.uniform(0.5, 2, 14).astype(dtype)[::2]
+    a = fastopt.cross_entropy(xf, t, weight=w, label_smoothing=0.1)
+    b = fastopt.cross_entropy(x, np.ascontiguousarray(t), weight=np.ascontiguousarray(w), label_smoothing=0.1)
+    assert a[0] == b[0] and np.array_equal(a[1], b[1]) and a[1].flags.c_contiguous
+    big = np.asarray(x, dtype=x.dtype.newbyteorder(">"))  # non-native byte order
+    assert np.array_equal(fastopt.softmax(big), fastopt.softmax(x))
