@@ -186,6 +186,8 @@ def test_cross_entropy_vs_reference(shape, reduction, weighted, smoothing, prob,
     expected = R.cross_entropy(x, t, **kw)
     check_loss_pair(actual, expected, dtype, ce_grad_scale(x, t, w, reduction, 0.75, prob), f"{kw}",
                     loss_atol=loss_atol(x, reduction, w, dtype))
+    only = fastopt.cross_entropy(x, t, grad=False, **kw)  # the same loss bits without the gradient
+    assert np.array_equal(np.asarray(only), np.asarray(actual[0]), equal_nan=True)
 
 
 @pytest.mark.parametrize("shape", [(9, 7), (65, 300), (3, 4, 70)], ids=str)

@@ -419,17 +419,21 @@ struct CE {
                     Ai = static_cast<T>(scale * ((1.0 - eps) * wt + eps_c * wsum) / s);
                     subi = static_cast<T>(scale * eps_c);
                 }
-                for (std::int64_t c = 0; c < C; ++c) {
-                    f[i * C + c] = Ai;
-                    sb[i * C + c] = subi * (w ? w[c] : T(1));
-                }
+                for (std::int64_t c = 0; c < C; ++c) f[i * C + c] = Ai;
+                if (eps > 0.0)
+                    for (std::int64_t c = 0; c < C; ++c) sb[i * C + c] = subi * (w ? w[c] : T(1));
                 if (none) none[r] = static_cast<T>(loss);
                 total += loss;
             }
             if (grad) {
                 T* gb = grad + rb * C;
-                FASTOPT_SIMD
-                for (std::int64_t j = 0; j < len; ++j) gb[j] = f[j] * e[j] - sb[j];
+                if (eps > 0.0) {
+                    FASTOPT_SIMD
+                    for (std::int64_t j = 0; j < len; ++j) gb[j] = f[j] * e[j] - sb[j];
+                } else {
+                    FASTOPT_SIMD
+                    for (std::int64_t j = 0; j < len; ++j) gb[j] = f[j] * e[j];
+                }
                 for (std::int64_t i = 0; i < nb; ++i) {
                     if (tt[i] == p.ignore_index) {
                         for (std::int64_t c = 0; c < C; ++c) gb[i * C + c] = T(0);
