@@ -198,8 +198,14 @@ def test_dropout_bad():
             fastopt.dropout(x, p, seed=1)
         with pytest.raises(ValueError, match="p must be"):
             fastopt.dropout_backward(x, np.ones(x.shape, bool), p)
-    with pytest.raises(TypeError):
-        fastopt.dropout(x, 0.5, seed=-1)
+    for seed in (-1, 2**64):
+        with pytest.raises(ValueError, match="seed"):
+            fastopt.dropout(x, 0.5, seed=seed)
+        with pytest.raises(ValueError, match="seed"):
+            R.dropout(x, 0.5, seed=seed)
+    for seed in (1.5, "3", True):
+        with pytest.raises(TypeError, match="seed"):
+            fastopt.dropout(x, 0.5, seed=seed)
     with pytest.raises(TypeError):
         fastopt.dropout(x, 0.5)  # the seed is required
     with pytest.raises(TypeError, match="mask has dtype"):

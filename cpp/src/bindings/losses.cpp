@@ -309,10 +309,21 @@ void check_p(double p, const std::string& fn) {
     if (!(p >= 0.0 && p <= 1.0)) throw py::value_error(fn + ": p must be in [0, 1], got " + std::to_string(p));
 }
 
-py::tuple dropout(py::handle x_obj, double p, std::uint64_t seed, bool training, const py::object& out_obj) {
+// The seed as an integer in [0, 2^64): TypeError for a non-integer, ValueError outside.
+std::uint64_t seed_of(const py::object& seed, const std::string& fn) {
+    if (!py::isinstance<py::int_>(seed) || py::isinstance<py::bool_>(seed))
+        throw py::type_error(fn + ": seed must be an int, got " + py::str(py::type::handle_of(seed)).cast<std::string>());
+    const py::int_ v = py::reinterpret_borrow<py::int_>(seed);
+    if (v < py::int_(0) || v >= py::int_(py::module_::import("builtins").attr("pow")(2, 64)))
+        throw py::value_error(fn + ": seed must be in [0, 2**64), got " + py::str(seed).cast<std::string>());
+    return v.cast<std::uint64_t>();
+}
+
+py::tuple dropout(py::handle x_obj, double p, const py::object& seed_obj, bool training, const py::object& out_obj) {
     const std::string fn = "fastopt.dropout";
     py::array x = float_input(x_obj, fn, "x");
     check_p(p, fn);
+    const std::uint64_t seed = seed_of(seed_obj, fn);
     py::array out = output_for(out_obj, "out", x, fn);
     check_no_partial_overlap(out, "out", x, "x", fn);
     py::array mask(py::dtype("bool"), dims(x));
