@@ -54,12 +54,22 @@ def test_docstrings(name):
 
 
 def test_no_unregistered_functions():
-    """Everything functional/reference export is a registered kernel (nothing un-bound), or one
-    of the losses, which tests/test_losses_registry.py holds to the same rules."""
-    from fastopt.functional import _losses
+    """Every activation functional/reference export is a registered kernel (nothing un-bound),
+    and every function of fastopt.functional has its reference twin."""
+    assert set(functional._activations.__all__) == set(KERNELS)
+    assert set(reference._activations.__all__) == set(KERNELS)
+    assert set(functional.__all__) == set(reference.__all__)
 
-    assert set(functional.__all__) == set(KERNELS) | set(_losses.__all__)
-    assert set(reference.__all__) == set(KERNELS) | set(_losses.__all__)
+
+@pytest.mark.parametrize("name", sorted(functional._optim.__all__))
+def test_optimizer_signatures_match_reference(name):
+    """The compiled steps and the NumPy reference take the same arguments (names, order,
+    defaults, kinds): the contract of docs/optimizer-api.md."""
+    fsig = inspect.signature(getattr(functional, name))
+    rsig = inspect.signature(getattr(reference, name))
+    strip = lambda sig: [(p.name, p.default, p.kind) for p in sig.parameters.values()]  # noqa: E731
+    assert strip(fsig) == strip(rsig), (fsig, rsig)
+    assert (getattr(functional, name).__doc__ or "").strip()
 
 
 def test_stub_lists_every_kernel():

@@ -25,6 +25,7 @@ struct IsaEntry {
     bool (*supported)();
     const ActivationTable& (*activations)();
     const RooflineTable& (*roofline)();
+    const OptimTable& (*optimizers)();
 };
 
 bool always() { return true; }
@@ -45,12 +46,12 @@ bool cpu_has_avx512() {  // x86-64-v4: AVX-512 F, BW, CD, DQ, VL
 
 // Lowest first. Every build has generic.
 const IsaEntry kIsas[] = {
-    {"generic", &always, &generic::activation_table, &generic::roofline_table},
+    {"generic", &always, &generic::activation_table, &generic::roofline_table, &generic::optim_table},
 #if defined(FASTOPT_BUILT_AVX2)
-    {"avx2", &cpu_has_avx2, &avx2::activation_table, &avx2::roofline_table},
+    {"avx2", &cpu_has_avx2, &avx2::activation_table, &avx2::roofline_table, &avx2::optim_table},
 #endif
 #if defined(FASTOPT_BUILT_AVX512)
-    {"avx512", &cpu_has_avx512, &avx512::activation_table, &avx512::roofline_table},
+    {"avx512", &cpu_has_avx512, &avx512::activation_table, &avx512::roofline_table, &avx512::optim_table},
 #endif
 };
 constexpr int kNumIsas = static_cast<int>(sizeof(kIsas) / sizeof(kIsas[0]));
@@ -86,6 +87,7 @@ std::string join(const std::vector<std::string>& v) {
 
 const ActivationTable& activations() { return kIsas[g_isa.load(std::memory_order_relaxed)].activations(); }
 const RooflineTable& roofline() { return kIsas[g_isa.load(std::memory_order_relaxed)].roofline(); }
+const OptimTable& optimizers() { return kIsas[g_isa.load(std::memory_order_relaxed)].optimizers(); }
 
 std::string current_isa() { return kIsas[g_isa.load()].name; }
 

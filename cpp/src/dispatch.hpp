@@ -16,6 +16,7 @@ namespace fastopt {
 const ActivationTable& activations();
 const RooflineTable& roofline();
 const LossTable& losses();  // softmax, losses, dropout
+const OptimTable& optimizers();
 
 // ISA names, lowest first: generic, avx2, avx512.
 std::string current_isa();

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "fastopt/optim_params.hpp"
 #include "fastopt/params.hpp"
 
 namespace fastopt {
@@ -49,6 +50,8 @@ struct ActivationTable {
 template <class T>
 struct RooflineKernels {
     void (*copy)(const T* x, T* y, std::int64_t n, int threads);  // y = x, plain stores
+    void (*axpy)(T* a, const T* b, T s, std::int64_t n, int threads);  // a += s*b, in place
+    double (*sum)(const T* x, std::int64_t n, int threads);           // read-only
 };
 struct RooflineTable {
     RooflineKernels<float> f32;
@@ -56,6 +59,13 @@ struct RooflineTable {
     template <class T> const RooflineKernels<T>& get() const {
         if constexpr (std::is_same_v<T, float>) return f32; else return f64;
     }
+};
+
+// Multi-tensor optimizer steps and gradient norms (optimizers.cpp).
+struct OptimTable {
+    StepReport (*step)(const StepRequest& request);
+    double (*grad_norm)(const NormRequest& request);          // the norm of the whole list
+    void (*scale)(const NormRequest& request, double factor);  // grads *= factor, in place
 };
 
 }  // namespace fastopt
@@ -139,5 +149,6 @@ struct LossTable {
     const ::fastopt::ActivationTable& activation_table(); \
     const ::fastopt::RooflineTable& roofline_table();  \
     const ::fastopt::LossTable& loss_table();          \
+    const ::fastopt::OptimTable& optim_table();        \
     }                                                  \
     }

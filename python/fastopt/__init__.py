@@ -1,14 +1,16 @@
 """fastopt: fused SIMD + OpenMP CPU kernels for training neural networks.
 
-Activations, softmax, losses (value and gradient in one call), dropout and the runtime
-controls are here; ``fastopt.reference`` holds
-the plain NumPy definitions the kernels are tested against.
+Activations, softmax, the losses (value and gradient in one call), dropout, their gradients
+and the runtime controls are here; ``fastopt.functional`` has every kernel (optimizer steps
+included), ``fastopt.optim`` torch.optim-style optimizer classes and lr schedulers over NumPy
+arrays, and ``fastopt.reference`` the plain NumPy definitions the kernels are tested against.
 """
 
 from __future__ import annotations
 
 from . import functional
 from ._runtime import get_num_threads, info, set_num_threads
+from ._step_result import StepResult
 from .functional import (
     elu,
     elu_backward,
@@ -49,11 +51,13 @@ __version__: str = info()["version"]
 
 __all__ = [
     "__version__",
+    "StepResult",
     "functional",
     "get_num_threads",
     "info",
     "set_num_threads",
-    *functional.__all__,
+    *functional._activations.__all__,
+    *functional._losses.__all__,
 ]
 
 
@@ -62,8 +66,8 @@ def __dir__() -> list[str]:
 
 
 def __getattr__(name: str):  # lazy: importing fastopt does not import numpy code it does not need
-    if name == "reference":
+    if name in ("reference", "optim"):
         import importlib
 
-        return importlib.import_module(".reference", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'fastopt' has no attribute {name!r}")

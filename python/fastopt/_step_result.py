@@ -12,7 +12,8 @@ class StepResult(NamedTuple):
         The global L2 norm of all grads (after dividing by ``grad_scale``), computed in the
         read-only pass that ``max_grad_norm=`` needs; ``None`` when no clipping was asked for.
     found_inf
-        True if any grad held an inf or NaN (after unscaling).
+        True if any grad held an inf or NaN (after unscaling); False when the step was skipped
+        because ``found_inf`` was already nonzero on entry (the grads were not read).
     skipped
         True if the step left every array untouched: ``found_inf=`` was given and either held
         a nonzero value on entry or a non-finite grad was found.

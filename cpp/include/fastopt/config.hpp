@@ -34,7 +34,10 @@
 #define FASTOPT_SIMD _Pragma("omp simd")
 #define FASTOPT_PRAGMA(x) _Pragma(#x)
 #define FASTOPT_SIMD_REDUCTION(op_var) FASTOPT_PRAGMA(omp simd reduction(op_var))
+#define FASTOPT_SIMD_REDUCTION2(op_var1, op_var2) FASTOPT_PRAGMA(omp simd reduction(op_var1) reduction(op_var2))
 #else
 #define FASTOPT_SIMD
+#define FASTOPT_PRAGMA(x)
 #define FASTOPT_SIMD_REDUCTION(op_var)
+#define FASTOPT_SIMD_REDUCTION2(op_var1, op_var2)
 #endif

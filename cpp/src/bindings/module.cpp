@@ -8,4 +8,5 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     fastopt::register_runtime(m);
     fastopt::register_activations(m);
     fastopt::register_losses(m);
+    fastopt::register_optimizers(m);
 }

@@ -59,6 +59,39 @@ py::array copy(py::handle x_obj, const py::object& out_obj) {
     return out;
 }
 
+// a += s * b in place: the in-place-update ceiling.
+void axpy(const py::array& a_obj, py::handle b_obj, double s) {
+    const std::string fn = "fastopt._core._axpy";
+    py::array a = a_obj;
+    py::array b = float_input(b_obj, fn, "b");
+    check_output(a, "a", b, fn);
+    check_no_partial_overlap(a, "a", b, "b", fn);
+    const std::int64_t n = a.size();
+    const int threads = num_threads();
+    void* ap = a.mutable_data();
+    const void* bp = b.data();
+    const RooflineTable& t = roofline();
+    run_nogil(dtype_of(b), [&](auto tag) {
+        using T = decltype(tag);
+        t.get<T>().axpy(static_cast<T*>(ap), static_cast<const T*>(bp), static_cast<T>(s), n, threads);
+    });
+}
+
+// sum(x): the read-only ceiling.
+double sum(py::handle x_obj) {
+    py::array x = float_input(x_obj, "fastopt._core._sum", "x");
+    const std::int64_t n = x.size();
+    const int threads = num_threads();
+    const void* xp = x.data();
+    const RooflineTable& t = roofline();
+    double total = 0;
+    run_nogil(dtype_of(x), [&](auto tag) {
+        using T = decltype(tag);
+        total = t.get<T>().sum(static_cast<const T*>(xp), n, threads);
+    });
+    return total;
+}
+
 }  // namespace
 
 void register_runtime(py::module_& m) {
@@ -86,6 +119,8 @@ void register_runtime(py::module_& m) {
     m.def("kernels", &kernel_names, "Names of the public kernels registered in C++ (kernels.def).");
     m.def("_copy", &copy, "x"_a, "out"_a = py::none(),
           "out = x with fastopt's threads and plain stores: the copy-bandwidth ceiling.");
+    m.def("_axpy", &axpy, "a"_a, "b"_a, "s"_a, "a += s * b in place: the in-place-update bandwidth ceiling.");
+    m.def("_sum", &sum, "x"_a, "Sum of x: the read-only bandwidth ceiling.");
 }
 
 }  // namespace fastopt

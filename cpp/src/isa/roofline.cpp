@@ -18,10 +18,37 @@ void copy(const T* x, T* y, std::int64_t n, int threads) {
     });
 }
 
+// a += s * b: an in-place update, which needs no write-allocate (the line written was read).
+template <class T>
+void axpy(T* a, const T* b, T s, std::int64_t n, int threads) {
+    parallel_for(n, kGrain, threads, [&](std::int64_t begin, std::int64_t end) {
+        FASTOPT_SIMD
+        for (std::int64_t i = begin; i < end; ++i) a[i] = a[i] + s * b[i];
+    });
+}
+
+// The sum of x: a read-only pass.
+template <class T>
+double sum(const T* x, std::int64_t n, int threads) {
+    const Blocks blocks = make_blocks(n, kGrain, 4096);
+    Scratch<double> part(blocks.count);
+    parallel_blocks(blocks.count, threads_for(n, kGrain, threads), [&](std::int64_t b) {
+        double acc = 0;
+        const std::int64_t lo = blocks.begin(b), hi = blocks.end(b, n);
+        FASTOPT_SIMD_REDUCTION(+ : acc)
+        for (std::int64_t i = lo; i < hi; ++i) acc += x[i];
+        part.data[b] = acc;
+    });
+    double total = 0;
+    for (std::int64_t b = 0; b < blocks.count; ++b) total += part.data[b];
+    return total;
+}
+
 }  // namespace
 
 const RooflineTable& roofline_table() {
-    static const RooflineTable table{{&copy<float>}, {&copy<double>}};
+    static const RooflineTable table{{&copy<float>, &axpy<float>, &sum<float>},
+                                     {&copy<double>, &axpy<double>, &sum<double>}};
     return table;
 }
 

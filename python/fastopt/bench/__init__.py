@@ -2,21 +2,23 @@
 
 For every case (kernel x size) four contenders run interleaved, round-robin within each
 repeat so that drift (this machine's memory bandwidth can jump ~1.6x within a run) hits all
-of them alike: fastopt with a preallocated ``out=``, the idiomatic NumPy expression, PyTorch
-CPU at the same thread count (``out=`` where the op has one), and the copy ceiling
-``fastopt._core._copy`` on the same number of elements. Each sample times enough inner
-calls to last at least ``--min-time``; the figures are medians after a warm-up.
+of them alike: fastopt (preallocated ``out=`` where there is one), the NumPy code a user would
+write, PyTorch CPU at the same thread count (its fused optimizer where it has one), and the
+bandwidth ceiling of the kernel's access pattern (``CEILINGS``: a copy for kernels that write
+a new array, an in-place update ``a += s*b`` for in-place kernels such as optimizer steps)
+on the same number of elements. Each sample times enough inner calls to last at least
+``--min-time``; the figures are medians after a warm-up.
 
-Bytes counted: a forward reads x and writes y (2 arrays), a backward reads 2 arrays and
-writes 1 (3 arrays), the copy moves 2. ``GB/s`` is fastopt's; ``% copy`` is that over the
-copy's GB/s measured in the same case. A ratio from one run is a result; an absolute time
-on a shared machine is not.
+Bytes counted are the minimum the kernel must move (an activation forward reads x and writes
+y; Adam reads p, g, m, v and writes p, m, v: 28 bytes per float32 element). ``GB/s`` is
+fastopt's; ``% roof`` is that over the ceiling's GB/s measured in the same case. A ratio
+from one run is a result; an absolute time on a shared machine is not.
 
 OpenMP waiting: fastopt and torch share libgomp's thread pool. With libgomp's default
 spin-then-sleep wait, a 2-vCPU VM (this project's machines) often makes every parallel call
 cost ~8 ms (the spinning vCPU gets descheduled), for stretches of seconds. Set
 ``GOMP_SPINCOUNT=1000`` in the environment (it is read when libgomp loads, so it cannot be set
-from here); the header records it, and a run whose copy bandwidth varies > 3x says so.
+from here); the header records it, and a run whose ceiling bandwidth varies > 3x says so.
 """
 
 from __future__ import annotations
@@ -36,65 +38,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 DEFAULT_SIZES = (1 << 16, 1 << 20, 1 << 24)
 QUICK_SIZES = (1 << 12, 1 << 16)
-PRELU_CHANNELS = 64
-
-_K = "0.7978845608028654"  # sqrt(2 / pi)
-_GELU_TANH_NP = f"0.5 * x * (1 + np.tanh({_K} * (x + 0.044715 * x**3)))"
-_GELU_TANH_BACKWARD_NP = (
-    f"gy * (0.5 * (1 + (t := np.tanh({_K} * (x + 0.044715 * x**3))))"
-    f" + 0.5 * x * (1 - t * t) * {_K} * (1 + 0.134145 * x * x))"
-)
-_GELU_NP = "x * 0.5 * (1 + erf(x * 0.7071067811865476))"  # erf: scipy.special.erf
-_GELU_BACKWARD_NP = (
-    "gy * (0.5 * (1 + erf(x * 0.7071067811865476)) + x * np.exp(-0.5 * x * x) * 0.3989422804014327)"
-)
-_NO_ERF = "  # tanh form: NumPy has no erf (scipy not installed)"
-
-# name, fastopt call, NumPy (what a user writes), torch CPU (the function F.* calls, with out=;
-# backward: the aten op autograd calls, .grad_input overload). In the backward rows y is the
-# forward's output (sigmoid, tanh), x its input; w is prelu's per-channel weight, x is (N, 64).
-ACTIVATIONS = [
-    ("sigmoid", "fo.sigmoid(x, out=out)", "1 / (1 + np.exp(-x))", "torch.sigmoid(x, out=out)"),
-    ("sigmoid_backward", "fo.sigmoid_backward(gy, y, out=out)", "gy * y * (1 - y)",
-     "aten.sigmoid_backward.grad_input(gy, y, grad_input=out)"),
-    ("tanh", "fo.tanh(x, out=out)", "np.tanh(x, out=out)", "torch.tanh(x, out=out)"),
-    ("tanh_backward", "fo.tanh_backward(gy, y, out=out)", "gy * (1 - y * y)",
-     "aten.tanh_backward.grad_input(gy, y, grad_input=out)"),
-    ("relu", "fo.relu(x, out=out)", "np.maximum(x, 0, out=out)",
-     "torch.clamp_min(x, 0, out=out)  # = F.relu on CPU; torch.relu has no out="),
-    ("relu_backward", "fo.relu_backward(gy, x, out=out)", "np.where(x > 0, gy, 0)",
-     "aten.threshold_backward.grad_input(gy, x, 0, grad_input=out)"),
-    ("leaky_relu", "fo.leaky_relu(x, 0.01, out=out)", "np.where(x > 0, x, 0.01 * x)",
-     "torch._C._nn.leaky_relu(x, 0.01, out=out)"),
-    ("leaky_relu_backward", "fo.leaky_relu_backward(gy, x, 0.01, out=out)",
-     "np.where(x > 0, gy, 0.01 * gy)",
-     "aten.leaky_relu_backward.grad_input(gy, x, 0.01, False, grad_input=out)"),
-    ("prelu", "fo.prelu(x, w, out=out)", "np.where(x > 0, x, w * x)", "F.prelu(x, w)"),
-    ("prelu_backward", "fo.prelu_backward(gy, x, w)",
-     "(np.where(x > 0, gy, w * gy), np.where(x > 0, 0, x * gy).sum(axis=0))",
-     "((r := aten._prelu_kernel_backward(gy, x, w.view(1, -1)))[0], r[1].sum(0))"
-     "  # full-size grad_weight, then the reduction autograd does"),
-    ("softplus", "fo.softplus(x, out=out)", "np.logaddexp(0, x)",
-     "torch._C._nn.softplus(x, 1, 20, out=out)"),
-    ("softplus_backward", "fo.softplus_backward(gy, x, out=out)", "gy / (1 + np.exp(-x))",
-     "aten.softplus_backward.grad_input(gy, x, 1, 20, grad_input=out)"),
-    ("elu", "fo.elu(x, out=out)", "np.where(x > 0, x, np.expm1(x))", "torch._C._nn.elu(x, out=out)"),
-    ("elu_backward", "fo.elu_backward(gy, x, out=out)", "np.where(x > 0, gy, gy * np.exp(x))",
-     "aten.elu_backward.grad_input(gy, 1, 1, 1, False, x, grad_input=out)"),
-    ("gelu", "fo.gelu(x, out=out)", _GELU_NP, "torch._C._nn.gelu(x, out=out)"),
-    ("gelu_backward", "fo.gelu_backward(gy, x, out=out)", _GELU_BACKWARD_NP,
-     "aten.gelu_backward.grad_input(gy, x, grad_input=out)"),
-    ("gelu_tanh", "fo.gelu(x, 'tanh', out=out)", _GELU_TANH_NP,
-     "torch._C._nn.gelu(x, approximate='tanh', out=out)"),
-    ("gelu_tanh_backward", "fo.gelu_backward(gy, x, 'tanh', out=out)", _GELU_TANH_BACKWARD_NP,
-     "aten.gelu_backward.grad_input(gy, x, approximate='tanh', grad_input=out)"),
-    ("silu", "fo.silu(x, out=out)", "x / (1 + np.exp(-x))", "torch._C._nn.silu(x, out=out)"),
-    ("silu_backward", "fo.silu_backward(gy, x, out=out)",
-     "gy * (s := 1 / (1 + np.exp(-x))) * (1 + x * (1 - s))",
-     "aten.silu_backward.grad_input(gy, x, grad_input=out)"),
-]
-
-
 @dataclass
 class Case:
     """One kernel at one size: the callables to time and what bounds them."""
@@ -110,7 +53,20 @@ class Case:
     numpy_code: str
     torch_code: str
     fastopt_code: str
-    ceiling: str = "copy"  # the ceiling kind: fastopt._core._copy on `size` elements of `dtype`
+    ceiling: str = "copy"  # the access pattern whose bandwidth bounds it: a key of CEILINGS
+    check: bool = True  # compare the NumPy/torch results with fastopt's (pure functions only)
+    note: str = ""  # printed under the table, once per kernel
+
+
+# Bandwidth ceilings, measured with fastopt's own kernels on `size` elements, interleaved with
+# the case: (arrays moved, description). The copy's write costs a write-allocate read that the
+# byte count does not include; an in-place update writes lines it has read, so it needs none
+# and runs ~1.5x faster here: in-place kernels (optimizer steps) are held to that ceiling.
+CEILINGS = {
+    "copy": (2, "y = x (fastopt._core._copy)"),
+    "inplace": (3, "a += s*b in place (fastopt._core._axpy)"),
+    "read": (1, "sum(x), read only (fastopt._core._sum)"),
+}
 
 
 def _compile(code: str, namespace: Dict[str, Any]) -> Callable[[], Any]:
@@ -118,50 +74,9 @@ def _compile(code: str, namespace: Dict[str, Any]) -> Callable[[], Any]:
     return eval("lambda: " + code, namespace)  # noqa: S307 - our own constant strings
 
 
-def activation_cases(size: int, dtype: str, torch: Any = None) -> List[Case]:
-    """The activation cases at one size (inputs shared by all of them, made once)."""
-    import numpy as np
-
-    import fastopt as fo
-
-    try:
-        from scipy.special import erf
-    except ImportError:  # NumPy has no erf: time the tanh form and say so
-        erf = None
-    rng = np.random.default_rng(0)
-    x = (2 * rng.standard_normal(size)).astype(dtype)  # half negative: the branches are random
-    gy = rng.standard_normal(size).astype(dtype)
-    out = np.empty_like(x)
-    ys, yt = fo.sigmoid(x), fo.tanh(x)
-    ch = PRELU_CHANNELS if size % PRELU_CHANNELS == 0 else 1
-    w = np.linspace(0.05, 0.5, ch).astype(dtype)
-    nbytes = size * np.dtype(dtype).itemsize
-    cases = []
-    for name, fo_code, np_code, torch_code in ACTIVATIONS:
-        if erf is None and np_code in (_GELU_NP, _GELU_BACKWARD_NP):
-            np_code = (_GELU_TANH_NP if np_code == _GELU_NP else _GELU_TANH_BACKWARD_NP) + _NO_ERF
-        arrays = dict(x=x, gy=gy, out=out, y=ys if name.startswith("sigmoid") else yt, w=w)
-        if name.startswith("prelu"):
-            arrays = {k: (v.reshape(-1, ch) if k != "w" else v) for k, v in arrays.items()}
-        ns = dict(arrays, fo=fo, np=np, erf=erf)
-        tfn = None
-        if torch is not None:
-            import torch.nn.functional as F
-
-            tns = {k: torch.from_numpy(v) for k, v in arrays.items()}
-            tfn = _compile(torch_code, dict(tns, torch=torch, F=F, aten=torch.ops.aten))
-        cases.append(Case(
-            name=name, family="activations", size=size, dtype=str(np.dtype(dtype)),
-            bytes=(3 if name.endswith("_backward") else 2) * nbytes,
-            fastopt=_compile(fo_code, ns), numpy=_compile(np_code, ns), torch=tfn,
-            numpy_code=np_code, torch_code=torch_code if torch is not None else "",
-            fastopt_code=fo_code,
-        ))
-    return cases
-
-
 # family -> (kernel names in print order, builder(size, dtype, torch) -> cases)
-FAMILIES: Dict[str, Any] = {"activations": ([a[0] for a in ACTIVATIONS], activation_cases)}
+# (imported at the end of this module: the families use Case and _compile from here)
+FAMILIES: Dict[str, Any] = {}
 
 
 # ------------------------------------------------------------------------------------------
@@ -172,16 +87,20 @@ FAMILIES: Dict[str, Any] = {"activations": ([a[0] for a in ACTIVATIONS], activat
 def _ceiling(case: Case, cache: Dict[Any, Any]) -> Callable[[], Any]:
     import numpy as np
 
-    from . import _core
+    from .. import _core
 
-    if case.ceiling != "copy":
+    if case.ceiling not in CEILINGS:
         raise ValueError(f"unknown ceiling kind {case.ceiling!r}")
-    key = (case.size, case.dtype)
+    key = (case.size, case.dtype, case.ceiling)
     if key not in cache:
         cache.clear()  # one size at a time: keep memory down
-        cache[key] = (np.ones(case.size, case.dtype), np.empty(case.size, case.dtype))
-    src, dst = cache[key]
-    return lambda: _core._copy(src, dst)
+        cache[key] = (np.ones(case.size, case.dtype), np.zeros(case.size, case.dtype))
+    a, b = cache[key]
+    if case.ceiling == "copy":
+        return lambda: _core._copy(a, b)
+    if case.ceiling == "read":
+        return lambda: _core._sum(a)
+    return lambda: _core._axpy(b, a, 1e-30)
 
 
 def _time(fn: Callable[[], Any], n: int) -> float:
@@ -191,13 +110,20 @@ def _time(fn: Callable[[], Any], n: int) -> float:
     return time.perf_counter() - t0
 
 
-def _calibrate(fn: Callable[[], Any], min_time: float) -> int:
-    """Inner iterations so that one sample lasts >= min_time (fn already warmed up)."""
+# A contender whose samples would take longer than this in all gets fewer of them (at least
+# MIN_SAMPLES, taken in the first rounds, still interleaved): NumPy's textbook GELU at 2^24
+# takes 1-3 s a call and would otherwise dominate the run.
+CASE_BUDGET_S = 1.5
+MIN_SAMPLES = 3
+
+
+def _calibrate(fn: Callable[[], Any], min_time: float):
+    """(inner iterations so that one sample lasts >= min_time, seconds per sample)."""
     n = 1
     while True:
         t = _time(fn, n)
         if t >= min_time or n >= 1 << 24:
-            return n
+            return n, t
         n = max(n + 1, min(10 * n, math.ceil(1.2 * n * min_time / max(t, 1e-9))))
 
 
@@ -226,16 +152,19 @@ def measure(cases: Sequence[Case], repeat: int, min_time: float, threads: int,
         if on_case:
             on_case(case)
         fns = {"fastopt": case.fastopt, "numpy": case.numpy, "torch": case.torch,
-               "copy": _ceiling(case, cache)}
+               "ceiling": _ceiling(case, cache)}
         fns = {k: f for k, f in fns.items() if f is not None}
         with np.errstate(all="ignore"):
             ref = case.fastopt()  # warm-up of each contender, and a check of its expression
             ref = tuple(np.array(r) for r in ref) if isinstance(ref, tuple) else np.array(ref)
             for who in ("numpy", "torch"):
-                if who in fns:
+                if who in fns and case.check:
                     _check(case, who, fns[who](), ref)
-            fns["copy"]()
-            inner = {k: _calibrate(f, min_time) for k, f in fns.items()}
+            fns["ceiling"]()
+            calibrated = {k: _calibrate(f, min_time) for k, f in fns.items()}
+            inner = {k: n for k, (n, _) in calibrated.items()}
+            rounds = {k: max(min(repeat, MIN_SAMPLES), min(repeat, int(CASE_BUDGET_S / max(t, 1e-9))))
+                      for k, (_, t) in calibrated.items()}
             samples: Dict[str, List[float]] = {k: [] for k in fns}
             names = list(fns)
             gc.collect()
@@ -243,21 +172,24 @@ def measure(cases: Sequence[Case], repeat: int, min_time: float, threads: int,
             try:
                 for r in range(repeat):
                     for k in names[r % len(names):] + names[:r % len(names)]:
-                        samples[k].append(_time(fns[k], inner[k]) / inner[k])
+                        if r < rounds[k]:
+                            samples[k].append(_time(fns[k], inner[k]) / inner[k])
             finally:
                 gc.enable()
         med = {k: statistics.median(v) for k, v in samples.items()}
         nbytes = case.size * np.dtype(case.dtype).itemsize
-        gbps, copy_gbps = case.bytes / med["fastopt"] / 1e9, 2 * nbytes / med["copy"] / 1e9
+        ceil_bytes = CEILINGS[case.ceiling][0] * nbytes
+        gbps, ceil_gbps = case.bytes / med["fastopt"] / 1e9, ceil_bytes / med["ceiling"] / 1e9
         results.append({
             "kernel": case.name, "family": case.family, "size": case.size, "dtype": case.dtype,
             "threads": threads, "fastopt_s": med["fastopt"], "numpy_s": med.get("numpy"),
             "torch_s": med.get("torch"),
             "speedup_numpy": med["numpy"] / med["fastopt"] if "numpy" in med else None,
             "speedup_torch": med["torch"] / med["fastopt"] if "torch" in med else None,
-            "bytes": case.bytes, "gbps": gbps, "copy_gbps": copy_gbps,
-            "roofline_fraction": gbps / copy_gbps, "in_cache": case.bytes <= _l3_bytes(),
-            "copy_gbps_samples": [2 * nbytes / s / 1e9 for s in samples["copy"]],
+            "bytes": case.bytes, "gbps": gbps, "ceiling": case.ceiling, "ceiling_gbps": ceil_gbps,
+            "roofline_fraction": gbps / ceil_gbps, "in_cache": case.bytes <= _l3_bytes(),
+            "ceiling_gbps_samples": [ceil_bytes / s / 1e9 for s in samples["ceiling"]],
+            "note": case.note,
             "fastopt_code": case.fastopt_code, "numpy_code": case.numpy_code,
             "torch_code": case.torch_code or None,
         })
@@ -391,13 +323,13 @@ def _fmt(x: Optional[float], spec: str, suffix: str = "") -> str:
 def format_table(results: Sequence[Dict[str, Any]], markdown: bool = False) -> str:
     """The aligned (or Markdown) table, then the notes: cache, copy spread, timed code."""
     cols = ["kernel", "size", "dtype", "fastopt us", "numpy us", "torch us", "x numpy",
-            "x torch", "GB/s", "% copy"]
+            "x torch", "GB/s", "% roof", "roof"]
     rows = [[r["kernel"], _size(r["size"]) + ("*" if r["in_cache"] else ""), r["dtype"],
              _fmt(r["fastopt_s"] and r["fastopt_s"] * 1e6, ".1f"),
              _fmt(r["numpy_s"] and r["numpy_s"] * 1e6, ".1f"),
              _fmt(r["torch_s"] and r["torch_s"] * 1e6, ".1f"),
              _fmt(r["speedup_numpy"], ".2f", "x"), _fmt(r["speedup_torch"], ".2f", "x"),
-             _fmt(r["gbps"], ".1f"), _fmt(100 * r["roofline_fraction"], ".0f", "%")]
+             _fmt(r["gbps"], ".1f"), _fmt(100 * r["roofline_fraction"], ".0f", "%"), r["ceiling"]]
             for r in results]
     left = 3  # kernel, size, dtype left-aligned; figures right-aligned
     widths = [max(len(str(x)) for x in col) for col in zip(cols, *rows)]
@@ -412,20 +344,22 @@ def format_table(results: Sequence[Dict[str, Any]], markdown: bool = False) -> s
                "  ".join("-" * w for w in widths))
     out += [line(r) for r in rows]
     cache_mib = _l3_bytes() >> 20
-    out += ["", f"x numpy, x torch: their time / fastopt's (> 1: fastopt faster). GB/s: fastopt's "
-            f"bytes moved (forward 2 arrays, backward 3) / time; % copy: over fastopt._core._copy "
-            f"of the same elements, interleaved.",
+    used = sorted({r["ceiling"] for r in results})
+    out += ["", "x numpy, x torch: their time / fastopt's (> 1: fastopt faster). GB/s: the bytes "
+            "the kernel must move / fastopt's time; % roof: over the bandwidth of the ceiling "
+            "named in `roof`, measured on the same elements, interleaved: "
+            + "; ".join(f"{k} = {CEILINGS[k][1]}" for k in used) + ".",
             f"* bytes moved <= {cache_mib} MiB (largest cache): cache-resident, bound by compute "
-            f"rather than memory; % copy there is against an in-cache copy."]
+            f"rather than memory; % roof there is against the in-cache ceiling."]
     by_size: Dict[Any, List[float]] = {}
     for r in results:
-        by_size.setdefault((r["size"], r["dtype"]), []).extend(r["copy_gbps_samples"])
-    out.append("copy GB/s over the run (min / median / max of all samples): " + "; ".join(
-        f"{_size(s)} {d}: {min(v):.1f} / {statistics.median(v):.1f} / {max(v):.1f}"
-        for (s, d), v in sorted(by_size.items())))
-    shaky = [f"{_size(s)} {d}" for (s, d), v in sorted(by_size.items()) if max(v) > 3 * min(v)]
+        by_size.setdefault((r["ceiling"], r["size"], r["dtype"]), []).extend(r["ceiling_gbps_samples"])
+    out.append("ceiling GB/s over the run (min / median / max of all samples): " + "; ".join(
+        f"{c} {_size(s)} {d}: {min(v):.1f} / {statistics.median(v):.1f} / {max(v):.1f}"
+        for (c, s, d), v in sorted(by_size.items())))
+    shaky = [f"{c} {_size(s)} {d}" for (c, s, d), v in sorted(by_size.items()) if max(v) > 3 * min(v)]
     if shaky:
-        out.append(f"WARNING: the copy bandwidth varied more than 3x at {', '.join(shaky)}: these "
+        out.append(f"WARNING: the ceiling bandwidth varied more than 3x at {', '.join(shaky)}: these "
                    "timings were disturbed (see the note on GOMP_SPINCOUNT in fastopt.bench).")
     seen: Dict[str, Dict[str, Any]] = {}
     for r in results:
@@ -435,7 +369,77 @@ def format_table(results: Sequence[Dict[str, Any]], markdown: bool = False) -> s
     for name, r in seen.items():
         out.append(f"{'- ' if markdown else '  '}{name}: {tick}{r['fastopt_code']}{tick} | "
                    f"{tick}{r['numpy_code']}{tick} | {tick}{r['torch_code'] or '-'}{tick}")
+        if r.get("note"):
+            out.append(f"{'  ' if markdown else '    '}({r['note']})")
     return "\n".join(out)
+
+
+def format_comparison(old: Sequence[Dict[str, Any]], new: Sequence[Dict[str, Any]]) -> str:
+    """Each ratio of `new` next to the same case's in `old` (matched on kernel, size, dtype
+    and threads), with the change as new / old."""
+    key = lambda r: (r["kernel"], r["size"], r["dtype"], r["threads"])  # noqa: E731
+    before = {key(r): r for r in old}
+    cols = ["kernel", "size", "dtype", "threads", "x numpy old -> new", "x torch old -> new",
+            "% roof old -> new"]
+    rows = []
+    for r in new:
+        o = before.get(key(r))
+        if o is None:
+            continue
+
+        def pair(field: str, scale: float = 1.0, spec: str = ".2f") -> str:
+            a, b = o.get(field), r.get(field)
+            if a is None or b is None:
+                return "-"
+            return f"{a * scale:{spec}} -> {b * scale:{spec}} ({b / a:.2f}x)" if a else "-"
+
+        rows.append([r["kernel"], _size(r["size"]), r["dtype"], str(r["threads"]),
+                     pair("speedup_numpy"), pair("speedup_torch"),
+                     pair("roofline_fraction", 100, ".0f")])
+    if not rows:
+        return "--compare: no case of this run is in the earlier file"
+    widths = [max(len(x) for x in col) for col in zip(cols, *rows)]
+    lines = ["Change against the earlier run (new / old in parentheses):",
+             "  ".join(c.ljust(w) for c, w in zip(cols, widths)),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def plot(results: Sequence[Dict[str, Any]], header: Dict[str, Any], path: str) -> None:
+    """Speed-up against NumPy and torch (log scale) and the fraction of the roofline, per
+    kernel, one column of panels per size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted({r["size"] for r in results})
+    kernels = list(dict.fromkeys(r["kernel"] for r in results))
+    fig, axes = plt.subplots(2, len(sizes), figsize=(max(6, 0.35 * len(kernels)) * len(sizes), 8),
+                             squeeze=False, sharey="row")
+    for j, size in enumerate(sizes):
+        rows = {r["kernel"]: r for r in results if r["size"] == size}
+        xs = range(len(kernels))
+        get = lambda k, f: (rows.get(k) or {}).get(f) or 0  # noqa: E731
+        top, bottom = axes[0][j], axes[1][j]
+        top.bar([x - 0.2 for x in xs], [get(k, "speedup_numpy") for k in kernels], 0.4, label="vs NumPy")
+        top.bar([x + 0.2 for x in xs], [get(k, "speedup_torch") for k in kernels], 0.4, label="vs torch")
+        top.axhline(1.0, color="k", lw=0.8)
+        top.set_yscale("log")
+        top.set_title(f"{_size(size)} elements")
+        bottom.bar(list(xs), [100 * get(k, "roofline_fraction") for k in kernels], 0.6, color="tab:green")
+        bottom.axhline(100, color="k", lw=0.8)
+        for ax in (top, bottom):
+            ax.set_xticks(list(xs))
+            ax.set_xticklabels(kernels, rotation=90, fontsize=7)
+    axes[0][0].set_ylabel("speed-up (their time / fastopt's)")
+    axes[1][0].set_ylabel("% of the roofline of its access pattern")
+    axes[0][0].legend()
+    fig.suptitle(format_header(header), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 # ------------------------------------------------------------------------------------------
@@ -469,6 +473,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="minimum duration of one sample, ms (default 2)")
     parser.add_argument("--quick", action="store_true", help="sizes 2^12,2^16 and few repeats")
     parser.add_argument("--json", metavar="FILE", default=None, help="also write the results here")
+    parser.add_argument("--plot", metavar="FILE.png", default=None,
+                        help="draw speed-ups and roofline fraction per kernel (needs matplotlib: "
+                             "pip install 'fastopt[bench]')")
+    parser.add_argument("--compare", metavar="OLD.json", default=None,
+                        help="print how each ratio changed against an earlier --json run")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -484,6 +493,21 @@ def run(args: argparse.Namespace) -> int:
     if args.threads is not None and args.threads < 1:
         print("error: --threads must be >= 1", file=sys.stderr)
         return 2
+    old = None
+    if args.compare:
+        try:
+            with open(args.compare) as f:
+                old = json.load(f)["cases"]
+        except (OSError, ValueError, KeyError) as e:
+            print(f"error: --compare {args.compare}: {e}", file=sys.stderr)
+            return 2
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("error: --plot needs matplotlib: pip install 'fastopt[bench]' (or matplotlib)",
+                  file=sys.stderr)
+            return 2
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
             print(f"warning: {var} is set; unset it for benchmarks", file=sys.stderr)
@@ -502,4 +526,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"header": header, "cases": results}, f, indent=1)
+    if old is not None:
+        print()
+        print(format_comparison(old, results))
+    if args.plot:
+        plot(results, header, args.plot)
+        print(f"plot written to {args.plot}")
     return 0
+
+
+from . import _activations, _optimizers  # noqa: E402  (the families register themselves)
+
+FAMILIES["activations"] = ([a[0] for a in _activations.ACTIVATIONS], _activations.activation_cases)
+FAMILIES["optimizers"] = (list(_optimizers.OPTIMIZER_NAMES), _optimizers.optimizer_cases)

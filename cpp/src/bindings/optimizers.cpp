@@ -1,0 +1,384 @@
+// Bindings of the multi-tensor optimizer steps and clip_grad_norm_.
+//
+// Every list is checked whole (dtypes, shapes, flags, overlaps) before the GIL is released
+// and anything is written; then one call runs the step over all tensors. The Python
+// signatures, defaults and docstrings live in python/fastopt/functional/_optim.py.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "arrays.hpp"
+#include "dispatch.hpp"
+#include "pybind.hpp"
+
+namespace fastopt {
+namespace {
+
+// The storage type of an array, read from its descriptor without calling into Python (these
+// checks run for every array of a model, every step). bfloat16 is a uint16 view, or
+// ml_dtypes' bfloat16 (a user-defined dtype: its name is the only Python call, made only then).
+bool elem_of(const py::array& a, Elem& e) {
+    const py::dtype d = a.dtype();
+    const char order = d.byteorder();
+    if (order == '>') return false;  // not native on the little-endian machines we build for
+    switch (d.num()) {
+        case py::detail::npy_api::NPY_FLOAT_: e = Elem::f32; return true;
+        case py::detail::npy_api::NPY_DOUBLE_: e = Elem::f64; return true;
+        case py::detail::npy_api::NPY_USHORT_: e = Elem::bf16; return true;
+        case 23 /* NPY_HALF */: e = Elem::f16; return true;
+        default: break;
+    }
+    if (d.kind() == 'V' && d.itemsize() == 2 && py::str(d).cast<std::string>() == "bfloat16") {
+        e = Elem::bf16;
+        return true;
+    }
+    return false;
+}
+
+const char* elem_name(Elem e) {
+    switch (e) {
+        case Elem::f32: return "float32";
+        case Elem::f64: return "float64";
+        case Elem::bf16: return "bfloat16";
+        case Elem::f16: return "float16";
+    }
+    return "?";
+}
+
+std::string at(const std::string& list, std::size_t i) { return list + "[" + std::to_string(i) + "]"; }
+
+// A list argument: one ndarray is a list of one.
+std::vector<py::array> as_list(py::handle obj, const std::string& fn, const std::string& name) {
+    std::vector<py::array> out;
+    if (py::isinstance<py::array>(obj)) {
+        out.push_back(py::reinterpret_borrow<py::array>(obj));
+        return out;
+    }
+    if (!py::isinstance<py::sequence>(obj) || py::isinstance<py::str>(obj))
+        throw py::type_error(fn + ": " + name + " must be an ndarray or a list of ndarrays, got " +
+                             py::str(py::type::handle_of(obj)).cast<std::string>());
+    for (py::handle item : py::reinterpret_borrow<py::sequence>(obj)) {
+        if (!py::isinstance<py::array>(item))
+            throw py::type_error(fn + ": " + at(name, out.size()) + " must be a numpy.ndarray, got " +
+                                 py::str(py::type::handle_of(item)).cast<std::string>() +
+                                 " (arrays updated in place are never converted)");
+        out.push_back(py::reinterpret_borrow<py::array>(item));
+    }
+    return out;
+}
+
+// Names like "params[3]" are built only for an error message: these checks run for every
+// array of a model on every step.
+void check_layout(const py::array& a, const std::string& fn, const char* list, std::size_t i, bool written) {
+    const int flags = a.flags();
+    constexpr int kNeed = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+    if ((flags & kNeed) == kNeed && (!written || (flags & py::detail::npy_api::NPY_ARRAY_WRITEABLE_))) return;
+    const std::string what = at(list, i);
+    if (written && !a.writeable()) throw py::value_error(fn + ": " + what + " is read-only");
+    if (!(flags & py::array::c_style))
+        throw py::value_error(fn + ": " + what + " must be C-contiguous (" +
+                              (written ? "it is updated in place, never copied)" : "grads are read in place)"));
+    throw py::value_error(fn + ": " + what + " is not aligned to its dtype");
+}
+
+void check_shape(const py::array& p, const py::array& a, const std::string& fn, const char* list, std::size_t i) {
+    if (!same_shape(p, a))
+        require_same_shape(p, at("params", i).c_str(), a, at(list, i).c_str(), fn);
+}
+
+struct Span {
+    const char* lo;
+    const char* hi;
+    const char* list;
+    std::size_t index;
+    std::string what() const { return at(list, index); }
+};
+
+void add_span(std::vector<Span>& spans, const py::array& a, const char* list, std::size_t i) {
+    const auto* lo = static_cast<const char*>(a.data());
+    if (a.nbytes() > 0) spans.push_back({lo, lo + a.nbytes(), list, i});
+}
+
+// No array may share memory with another: a param twice in the list, a grad aliasing its
+// param or a state buffer aliasing anything would make the in-place update ill-defined.
+void check_disjoint(std::vector<Span>& spans, const std::string& fn) {
+    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.lo < b.lo; });
+    for (std::size_t i = 1; i < spans.size(); ++i)
+        if (spans[i].lo < spans[i - 1].hi)
+            throw py::value_error(fn + ": " + spans[i - 1].what() + " and " + spans[i].what() +
+                                  " share memory; every param, grad and state buffer must be a separate array");
+}
+
+template <class T>
+std::vector<T> per_tensor(py::handle obj, std::size_t count, const std::string& fn, const char* name) {
+    std::vector<T> v;
+    if (py::isinstance<py::sequence>(obj) || py::isinstance<py::array>(obj)) {
+        if (py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).ndim() == 0) {
+            v.assign(count, obj.cast<T>());
+            return v;
+        }
+        for (py::handle item : obj) v.push_back(item.cast<T>());
+        if (v.size() != count)
+            throw py::value_error(fn + ": " + name + " has " + std::to_string(v.size()) + " entries for " +
+                                  std::to_string(count) + " params");
+    } else {
+        v.assign(count, obj.cast<T>());
+    }
+    return v;
+}
+
+OptimHyper parse_hyper(const py::dict& d) {
+    OptimHyper h;
+    auto num = [&](const char* k, double& f) { if (d.contains(k)) f = d[k].cast<double>(); };
+    auto flag = [&](const char* k, bool& f) { if (d.contains(k)) f = d[k].cast<bool>(); };
+    num("lr", h.lr); num("beta1", h.beta1); num("beta2", h.beta2); num("eps", h.eps);
+    num("weight_decay", h.weight_decay); num("momentum", h.momentum); num("dampening", h.dampening);
+    num("alpha", h.alpha); num("lr_decay", h.lr_decay);
+    flag("nesterov", h.nesterov); flag("amsgrad", h.amsgrad); flag("centered", h.centered);
+    flag("decoupled", h.decoupled); flag("bias_correction", h.bias_correction); flag("maximize", h.maximize);
+    return h;
+}
+
+Optimizer parse_optimizer(const std::string& name) {
+    if (name == "sgd") return Optimizer::sgd;
+    if (name == "adagrad") return Optimizer::adagrad;
+    if (name == "rmsprop") return Optimizer::rmsprop;
+    if (name == "adam" || name == "adamw") return Optimizer::adam;
+    if (name == "lion") return Optimizer::lion;
+    if (name == "lamb") return Optimizer::lamb;
+    throw py::value_error("unknown optimizer " + name);
+}
+
+// states: a list of (name, list-or-None); a None slot is not used by this call.
+py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::handle grads_obj, const py::list& states,
+                         py::handle masters_obj, py::handle step_obj, py::handle first_obj, const py::dict& hyper,
+                         double grad_scale, py::object max_grad_norm, py::object found_inf_obj) {
+    const std::string fn = "fastopt.functional." + name + "_";
+    StepRequest rq;
+    rq.opt = parse_optimizer(name);
+    rq.hyper = parse_hyper(hyper);
+
+    std::vector<py::array> params = as_list(params_obj, fn, "params");
+    std::vector<py::array> grads = as_list(grads_obj, fn, "grads");
+    const std::size_t count = params.size();
+    if (grads.size() != count)
+        throw py::value_error(fn + ": " + std::to_string(grads.size()) + " grads for " + std::to_string(count) +
+                              " params");
+    const bool mixed = !masters_obj.is_none();
+    std::vector<py::array> masters;
+    if (mixed) {
+        masters = as_list(masters_obj, fn, "master_params");
+        if (masters.size() != count)
+            throw py::value_error(fn + ": " + std::to_string(masters.size()) + " master_params for " +
+                                  std::to_string(count) + " params");
+    }
+    std::vector<std::pair<std::string, std::vector<py::array>>> state_lists;
+    for (py::handle entry : states) {
+        auto pair = entry.cast<py::tuple>();
+        const std::string sname = pair[0].cast<std::string>();
+        if (pair[1].is_none()) {
+            state_lists.emplace_back(sname, std::vector<py::array>{});
+            continue;
+        }
+        auto list = as_list(pair[1], fn, sname);
+        if (list.size() != count)
+            throw py::value_error(fn + ": " + std::to_string(list.size()) + " " + sname + " for " +
+                                  std::to_string(count) + " params");
+        state_lists.emplace_back(sname, std::move(list));
+    }
+    if (state_lists.size() > 3) throw py::value_error(fn + ": at most 3 state lists");
+    const std::vector<std::int64_t> steps = per_tensor<std::int64_t>(step_obj, count, fn, "step");
+    const std::vector<bool> firsts = per_tensor<bool>(first_obj, count, fn, "first_step");
+    for (std::size_t i = 0; i < count; ++i)
+        if (steps[i] < 1) throw py::value_error(fn + ": step must be >= 1 (the 1-based update count), got " +
+                                                std::to_string(steps[i]) + " for params[" + std::to_string(i) + "]");
+
+    // dtypes: one compute type, one grad type, one low-precision type over the whole list.
+    Elem param_elem = Elem::f32, grad_elem = Elem::f32;
+    std::vector<Span> spans;
+    std::vector<TensorRef> refs(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        py::array& p = params[i];
+        const py::array& g = grads[i];
+        Elem pe, ge;
+        if (!elem_of(p, pe))
+            throw py::type_error(fn + ": " + at("params", i) + " has unsupported dtype " + dtype_str(p) +
+                                 "; expected float32 or float64 (or bfloat16/float16 with master_params)");
+        if (!elem_of(g, ge))
+            throw py::type_error(fn + ": " + at("grads", i) + " has unsupported dtype " + dtype_str(g));
+        if (i == 0) { param_elem = pe; grad_elem = ge; }
+        if (pe != param_elem)
+            throw py::type_error(fn + ": " + at("params", i) + " is " + elem_name(pe) + " but params[0] is " +
+                                 elem_name(param_elem) + "; one call takes one dtype");
+        if (ge != grad_elem)
+            throw py::type_error(fn + ": " + at("grads", i) + " is " + elem_name(ge) + " but grads[0] is " +
+                                 elem_name(grad_elem) + "; one call takes one dtype");
+        const bool lowp = pe == Elem::bf16 || pe == Elem::f16;
+        if (lowp && !mixed)
+            throw py::type_error(fn + ": " + at("params", i) + " is " + elem_name(pe) +
+                                 "; low-precision params need master_params (float32 copies to update)");
+        if (!lowp && mixed)
+            throw py::type_error(fn + ": master_params are for bfloat16/float16 params, but " + at("params", i) +
+                                 " is " + elem_name(pe));
+        const Elem compute = mixed ? Elem::f32 : pe;
+        if (compute == Elem::f64 ? ge != Elem::f64 : ge == Elem::f64)
+            throw py::type_error(fn + ": " + at("grads", i) + " is " + elem_name(ge) + " but the params are " +
+                                 elem_name(pe) + (compute == Elem::f64 ? "; float64 params need float64 grads"
+                                                                        : "; grads must be float32, bfloat16 or float16"));
+        check_shape(p, g, fn, "grads", i);
+        check_layout(p, fn, "params", i, true);
+        check_layout(g, fn, "grads", i, false);
+        TensorRef& r = refs[i];
+        r.n = p.size();
+        r.step = steps[i];
+        r.first = firsts[i];
+        r.grad = g.data();
+        add_span(spans, p, "params", i);
+        add_span(spans, g, "grads", i);
+        if (mixed) {
+            py::array& m = masters[i];
+            Elem me;
+            if (!elem_of(m, me) || me != Elem::f32)
+                throw py::type_error(fn + ": " + at("master_params", i) + " has dtype " + dtype_str(m) +
+                                     "; master copies are float32");
+            check_shape(p, m, fn, "master_params", i);
+            check_layout(m, fn, "master_params", i, true);
+            r.param = m.mutable_data();
+            r.param_lowp = p.mutable_data();
+            add_span(spans, m, "master_params", i);
+        } else {
+            r.param = p.mutable_data();
+        }
+        for (std::size_t s = 0; s < state_lists.size(); ++s) {
+            auto& [sname, list] = state_lists[s];
+            if (list.empty()) continue;
+            py::array& a = list[i];
+            Elem se;
+            if (!elem_of(a, se) || se != compute)
+                throw py::type_error(fn + ": " + at(sname, i) + " has dtype " + dtype_str(a) + " but must be " +
+                                     elem_name(compute) + (mixed ? " (state of low-precision params is float32)" : ""));
+            check_shape(p, a, fn, sname.c_str(), i);
+            check_layout(a, fn, sname.c_str(), i, true);
+            r.state[s] = a.mutable_data();
+            add_span(spans, a, sname.c_str(), i);
+        }
+    }
+    check_disjoint(spans, fn);
+
+    rq.compute = mixed ? Elem::f32 : param_elem;
+    rq.grad = grad_elem;
+    rq.lowp = mixed ? param_elem : Elem::f32;
+    rq.tensors = refs.data();
+    rq.count = static_cast<std::int64_t>(count);
+    if (!(grad_scale > 0) || !std::isfinite(grad_scale))
+        throw py::value_error(fn + ": grad_scale must be a positive finite number, got " + std::to_string(grad_scale));
+    rq.grad_scale = grad_scale;
+    if (!max_grad_norm.is_none()) {
+        rq.max_grad_norm = max_grad_norm.cast<double>();
+        if (!(rq.max_grad_norm > 0))
+            throw py::value_error(fn + ": max_grad_norm must be > 0, got " + std::to_string(rq.max_grad_norm));
+    }
+    float* found_inf = nullptr;
+    if (!found_inf_obj.is_none()) {
+        if (!py::isinstance<py::array>(found_inf_obj))
+            throw py::type_error(fn + ": found_inf must be a float32 ndarray of one element");
+        py::array f = py::reinterpret_borrow<py::array>(found_inf_obj);
+        Elem fe;
+        if (!elem_of(f, fe) || fe != Elem::f32 || f.size() != 1)
+            throw py::type_error(fn + ": found_inf must be a float32 ndarray of one element, got dtype " +
+                                 dtype_str(f) + " and shape " + shape_str(f));
+        if (!f.writeable() || !(f.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+            throw py::value_error(fn + ": found_inf must be writeable and aligned");
+        found_inf = static_cast<float*>(f.mutable_data());
+        rq.skip_if_nonfinite = true;
+        // Set on entry (a GradScaler found inf): skip, as torch does; the grads were not read.
+        if (*found_inf != 0.0f) return py::make_tuple(py::none(), false, true);
+    }
+    rq.threads = num_threads();
+
+    StepReport report;
+    {
+        py::gil_scoped_release release;
+        report = optimizers().step(rq);
+    }
+    if (found_inf && report.found_inf) *found_inf = 1.0f;
+    const py::object norm = rq.max_grad_norm > 0 && !report.skipped ? py::object(py::float_(report.grad_norm))
+                                                                      : py::object(py::none());
+    return py::make_tuple(norm, report.found_inf, report.skipped);
+}
+
+// clip_grad_norm_(grads, max_norm, norm_type, error_if_nonfinite) -> total norm
+double clip_grad_norm(py::handle grads_obj, double max_norm, double norm_type, bool error_if_nonfinite) {
+    const std::string fn = "fastopt.functional.clip_grad_norm_";
+    std::vector<py::array> grads = as_list(grads_obj, fn, "grads");
+    if (!(norm_type > 0)) throw py::value_error(fn + ": norm_type must be > 0 or inf, got " + std::to_string(norm_type));
+    Elem elem = Elem::f32;
+    std::vector<void*> ptrs;
+    std::vector<std::int64_t> sizes;
+    std::vector<Span> spans;
+    for (std::size_t i = 0; i < grads.size(); ++i) {
+        Elem e;
+        if (!elem_of(grads[i], e) || (e != Elem::f32 && e != Elem::f64))
+            throw py::type_error(fn + ": " + at("grads", i) + " has unsupported dtype " + dtype_str(grads[i]) +
+                                 "; expected float32 or float64");
+        if (i == 0) elem = e;
+        if (e != elem)
+            throw py::type_error(fn + ": " + at("grads", i) + " is " + elem_name(e) + " but grads[0] is " +
+                                 elem_name(elem) + "; one call takes one dtype");
+        check_layout(grads[i], fn, "grads", i, true);
+        ptrs.push_back(grads[i].mutable_data());
+        sizes.push_back(grads[i].size());
+        add_span(spans, grads[i], "grads", i);
+    }
+    check_disjoint(spans, fn);
+    if (grads.empty()) return 0.0;
+    NormRequest rq;
+    rq.elem = elem;
+    rq.grads = ptrs.data();
+    rq.sizes = sizes.data();
+    rq.count = static_cast<std::int64_t>(grads.size());
+    rq.norm_type = norm_type;
+    rq.threads = num_threads();
+    double norm;
+    {
+        py::gil_scoped_release release;
+        norm = optimizers().grad_norm(rq);
+    }
+    // The norm and the coefficient in the grads' precision, as torch computes them.
+    double coef;
+    if (elem == Elem::f32) {
+        const float n = static_cast<float>(norm);
+        norm = n;
+        const float c = (1.0f / (n + 1e-6f)) * static_cast<float>(max_norm);
+        coef = c < 1.0f || c != c ? c : 1.0f;
+    } else {
+        const double c = (1.0 / (norm + 1e-6)) * max_norm;
+        coef = c < 1.0 || c != c ? c : 1.0;
+    }
+    if (error_if_nonfinite && !std::isfinite(norm))
+        throw std::runtime_error("The total norm of order " + py::str(py::float_(norm_type)).cast<std::string>() +
+                              " for gradients from `parameters` is non-finite, so it cannot be clipped. To "
+                              "disable this error and scale the gradients by the non-finite norm anyway, set "
+                              "`error_if_nonfinite=False`");
+    if (!(coef >= 1.0)) {
+        py::gil_scoped_release release;
+        optimizers().scale(rq, coef);
+    }
+    return norm;
+}
+
+}  // namespace
+
+void register_optimizers(py::module_& m) {
+    m.def("optimizer_step", &optimizer_step, "name"_a, "params"_a, "grads"_a, "states"_a, "master_params"_a,
+          "step"_a, "first"_a, "hyper"_a, "grad_scale"_a, "max_grad_norm"_a, "found_inf"_a,
+          "One multi-tensor optimizer step (see fastopt.functional); returns (grad_norm, found_inf, skipped).");
+    m.def("clip_grad_norm_", &clip_grad_norm, "grads"_a, "max_norm"_a, "norm_type"_a = 2.0,
+          "error_if_nonfinite"_a = false, "Global gradient norm and in-place clipping (see fastopt.functional).");
+}
+
+}  // namespace fastopt

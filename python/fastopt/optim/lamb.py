@@ -1,0 +1,45 @@
+"""LAMB (You et al. 2019, "Large Batch Optimization for Deep Learning")."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from .optimizer import (Optimizer, _check_betas, _check_eps, _check_lr, _check_max_grad_norm, _check_weight_decay,
+                        _state_dtype)
+
+__all__ = ["LAMB"]
+
+
+class LAMB(Optimizer):
+    """LAMB over NumPy arrays; one ``fastopt.functional.lamb_`` call per group.
+
+    Adam's moments, then per tensor ``u = m_hat / (sqrt(v_hat) + eps) + wd*p``,
+    ``r = ||p|| / ||u||`` (1 if either is 0), ``p -= lr * r * u``.
+    State: ``step``, ``exp_avg``, ``exp_avg_sq``.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, bias_correction=True, *,
+                 maximize=False, max_grad_norm=None):
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                        bias_correction=bias_correction, maximize=maximize, max_grad_norm=max_grad_norm)
+        super().__init__(params, defaults)
+
+    def _validate(self, group):
+        _check_lr(group["lr"])
+        _check_eps(group["eps"])
+        _check_betas(group["betas"])
+        _check_weight_decay(group["weight_decay"])
+        _check_max_grad_norm(group["max_grad_norm"])
+
+    def _init_state(self, p, group, state):
+        dt = _state_dtype(p)
+        state["step"] = 0
+        state["exp_avg"] = np.zeros(p.shape, dtype=dt)
+        state["exp_avg_sq"] = np.zeros(p.shape, dtype=dt)
+
+    def _fused_step(self, group, params, grads, states, common):
+        return F.lamb_(params, grads, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
+                       step=[st["step"] for st in states], lr=group["lr"], betas=tuple(group["betas"]),
+                       eps=group["eps"], weight_decay=group["weight_decay"],
+                       bias_correction=group["bias_correction"], maximize=group["maximize"], **common)
