@@ -374,18 +374,25 @@ struct CE {
         for (std::int64_t rb = r0; rb < r1; rb += kSmallRows) {
             const std::int64_t nb = r1 - rb < kSmallRows ? r1 - rb : kSmallRows, len = nb * C;
             const T* xb = x + rb * C;
-            for (std::int64_t i = 0; i < nb; ++i) {
-                T m = -std::numeric_limits<T>::infinity();
-                for (std::int64_t c = 0; c < C; ++c) m = xb[i * C + c] > m ? xb[i * C + c] : m;
-                for (std::int64_t c = 0; c < C; ++c) f[i * C + c] = m;
+            // per-row max and sum vectorised across the rows (strided loads), not along a row
+            // of C < 33 (one dependent chain per row)
+            T mrow[kSmallRows];
+            for (std::int64_t i = 0; i < nb; ++i) mrow[i] = -std::numeric_limits<T>::infinity();
+            for (std::int64_t c = 0; c < C; ++c) {
+                const T* xc = xb + c;
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) mrow[i] = xc[i * C] > mrow[i] ? xc[i * C] : mrow[i];
             }
+            for (std::int64_t i = 0; i < nb; ++i)
+                for (std::int64_t c = 0; c < C; ++c) f[i * C + c] = mrow[i];
             FASTOPT_SIMD
             for (std::int64_t j = 0; j < len; ++j) e[j] = math::exp(xb[j] - f[j]);  // -inf row: NaN
             double srow[kSmallRows], lsrow[kSmallRows];
-            for (std::int64_t i = 0; i < nb; ++i) {
-                double sum = 0.0;
-                for (std::int64_t c = 0; c < C; ++c) sum += static_cast<double>(e[i * C + c]);
-                srow[i] = sum;
+            for (std::int64_t i = 0; i < nb; ++i) srow[i] = 0.0;
+            for (std::int64_t c = 0; c < C; ++c) {
+                const T* ec = e + c;
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) srow[i] += static_cast<double>(ec[i * C]);
             }
             if constexpr (sizeof(T) == 4) {
                 // log(s) for s in [1, C] (NaN for a NaN row): float log1p of s - 1, within a
