@@ -156,3 +156,22 @@ bool openmp_enabled() {
 }
 
 }  // namespace fastopt
+
+// ---- Losses: one table getter per ISA, in kIsas' order ------------------------------------------
+namespace fastopt {
+namespace {
+const LossTable& (*const kLossTables[])() = {
+    &generic::loss_table,
+#if defined(FASTOPT_BUILT_AVX2)
+    &avx2::loss_table,
+#endif
+#if defined(FASTOPT_BUILT_AVX512)
+    &avx512::loss_table,
+#endif
+};
+static_assert(sizeof(kLossTables) / sizeof(kLossTables[0]) == kNumIsas, "one loss table per ISA");
+}  // namespace
+
+const LossTable& losses() { return kLossTables[g_isa.load(std::memory_order_relaxed)](); }
+
+}  // namespace fastopt

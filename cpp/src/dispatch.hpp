@@ -15,6 +15,7 @@ namespace fastopt {
 // The kernel tables of the ISA in use.
 const ActivationTable& activations();
 const RooflineTable& roofline();
+const LossTable& losses();  // softmax, losses, dropout
 const OptimTable& optimizers();
 
 // ISA names, lowest first: generic, avx2, avx512.

@@ -70,12 +70,85 @@ struct OptimTable {
 
 }  // namespace fastopt
 
+// ---- Losses, softmax and dropout (cpp/src/isa/losses.cpp) ------------------------------------
+namespace fastopt {
+
+enum class Reduction : int { none = 0, mean = 1, sum = 2 };
+
+// Elementwise losses: one kernel each, LossKernels::pointwise[PointwiseLoss].
+enum class PointwiseLoss : int { mse = 0, l1, smooth_l1, huber, bce_with_logits, count };
+constexpr int kNumPointwiseLosses = static_cast<int>(PointwiseLoss::count);
+
+// cross_entropy / nll_loss over logits viewed as (n, c, inner): sample r = (i, d) reads
+// x[i, :, d]. Targets were validated by the binding (index in [0, c) or ignore_index).
+struct ClassLossParams {
+    std::int64_t n = 0, c = 0, inner = 1;
+    int target_kind = 0;            // 0: int32 indices, 1: int64 indices, 2: probabilities (T)
+    const void* target = nullptr;   // n * inner indices, or n * c * inner probabilities
+    std::int64_t ignore_index = -100;
+    double label_smoothing = 0.0;
+    Reduction reduction = Reduction::mean;
+    double grad_scale = 1.0;
+};
+
+struct PointwiseParams {
+    double beta = 1.0;               // smooth_l1: beta; huber: delta
+    Reduction reduction = Reduction::mean;
+    double grad_scale = 1.0;
+};
+
+// total: the sum of the per-sample losses (double, fixed blocks); divisor: what 'mean'
+// divides it by (sum of target weights, or the sample count).
+struct LossSum {
+    double total = 0.0;
+    double divisor = 0.0;
+};
+
+template <class T>
+struct LossKernels {
+    // x viewed as (outer, len, inner); the softmax axis is len.
+    using SoftmaxFn = void (*)(const T* x, T* y, std::int64_t outer, std::int64_t len, std::int64_t inner,
+                               int threads);
+    using SoftmaxBackFn = void (*)(const T* gy, const T* y, T* gx, std::int64_t outer, std::int64_t len,
+                                   std::int64_t inner, int threads);
+    // grad (may be null: loss only) and loss_none (reduction 'none' only) have the sizes of
+    // logits and of one value per sample. weight: c values or null.
+    using ClassLossFn = LossSum (*)(const T* x, const T* weight, T* grad, T* loss_none,
+                                    const ClassLossParams& p, int threads);
+    // weight, pos_weight: n values or null (bce_with_logits only).
+    using PointwiseFn = LossSum (*)(const T* pred, const T* target, const T* weight, const T* pos_weight,
+                                    T* grad, T* loss_none, std::int64_t n, const PointwiseParams& p, int threads);
+    // mask: 1 byte per element, 1 kept / 0 dropped. y = x * mask / (1 - p).
+    using DropoutFn = void (*)(const T* x, T* y, std::uint8_t* mask, std::int64_t n, double p,
+                               std::uint64_t seed, int threads);
+    using DropoutBackFn = void (*)(const T* gy, const std::uint8_t* mask, T* gx, std::int64_t n, double p,
+                                   int threads);
+
+    SoftmaxFn softmax, log_softmax;
+    SoftmaxBackFn softmax_backward, log_softmax_backward;
+    ClassLossFn cross_entropy, nll;
+    PointwiseFn pointwise[kNumPointwiseLosses];
+    DropoutFn dropout;
+    DropoutBackFn dropout_backward;
+};
+
+struct LossTable {
+    LossKernels<float> f32;
+    LossKernels<double> f64;
+    template <class T> const LossKernels<T>& get() const {
+        if constexpr (std::is_same_v<T, float>) return f32; else return f64;
+    }
+};
+
+}  // namespace fastopt
+
 // Declares the per-ISA table getters: fastopt::<isa>::activation_table() and friends.
 #define FASTOPT_DECLARE_ISA_TABLES(isa)                \
     namespace fastopt {                                \
     namespace isa {                                    \
     const ::fastopt::ActivationTable& activation_table(); \
     const ::fastopt::RooflineTable& roofline_table();  \
+    const ::fastopt::LossTable& loss_table();          \
     const ::fastopt::OptimTable& optim_table();        \
     }                                                  \
     }

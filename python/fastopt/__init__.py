@@ -1,9 +1,9 @@
 """fastopt: fused SIMD + OpenMP CPU kernels for training neural networks.
 
-Activations, their gradients and the runtime controls are here; ``fastopt.functional`` has
-every kernel (optimizer steps included), ``fastopt.optim`` torch.optim-style optimizer classes
-and lr schedulers over NumPy arrays, and ``fastopt.reference`` the plain NumPy definitions the
-kernels are tested against.
+Activations, softmax, the losses (value and gradient in one call), dropout, their gradients
+and the runtime controls are here; ``fastopt.functional`` has every kernel (optimizer steps
+included), ``fastopt.optim`` torch.optim-style optimizer classes and lr schedulers over NumPy
+arrays, and ``fastopt.reference`` the plain NumPy definitions the kernels are tested against.
 """
 
 from __future__ import annotations
@@ -31,6 +31,21 @@ from .functional import (
     tanh,
     tanh_backward,
 )
+from .functional import (
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    dropout,
+    dropout_backward,
+    huber_loss,
+    l1_loss,
+    log_softmax,
+    log_softmax_backward,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+    softmax,
+    softmax_backward,
+)
 
 __version__: str = info()["version"]
 
@@ -42,6 +57,7 @@ __all__ = [
     "info",
     "set_num_threads",
     *functional._activations.__all__,
+    *functional._losses.__all__,
 ]
 
 

@@ -7,5 +7,6 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     fastopt::init_isa_from_env();  // FASTOPT_ISA=<lower isa>; an unavailable one fails the import
     fastopt::register_runtime(m);
     fastopt::register_activations(m);
+    fastopt::register_losses(m);
     fastopt::register_optimizers(m);
 }

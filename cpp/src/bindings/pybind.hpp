@@ -11,5 +11,6 @@ using namespace pybind11::literals;
 namespace fastopt {
 void register_runtime(py::module_& m);
 void register_activations(py::module_& m);
+void register_losses(py::module_& m);
 void register_optimizers(py::module_& m);
 }  // namespace fastopt

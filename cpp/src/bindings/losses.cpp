@@ -1,0 +1,443 @@
+// Bindings of softmax, the losses and dropout: argument checks (all before any write), GIL
+// release, a call through dispatch. Docstrings and the public signatures are in
+// python/fastopt/functional/_losses.py.
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "arrays.hpp"
+#include "dispatch.hpp"
+#include "pybind.hpp"
+
+namespace fastopt {
+namespace {
+
+std::string display(const char* name) { return std::string("fastopt.") + name; }
+
+// x viewed as (outer, len, inner) around `axis` (negative counts from the end).
+struct AxisView {
+    std::int64_t outer = 1, len = 1, inner = 1;
+};
+
+AxisView axis_view(const py::array& x, std::int64_t axis, const std::string& fn) {
+    const std::int64_t nd = x.ndim();
+    const std::int64_t lim = nd > 0 ? nd : 1;  // a 0-d array has the one axis 0 / -1
+    if (axis < -lim || axis >= lim)
+        throw py::value_error(fn + ": axis " + std::to_string(axis) + " is out of bounds for an array of dimension " +
+                              std::to_string(nd));
+    if (axis < 0) axis += lim;
+    AxisView v;
+    if (nd == 0) return v;
+    for (std::int64_t d = 0; d < axis; ++d) v.outer *= x.shape(d);
+    v.len = x.shape(axis);
+    for (std::int64_t d = axis + 1; d < nd; ++d) v.inner *= x.shape(d);
+    return v;
+}
+
+py::array softmax_forward(bool log, py::handle x_obj, std::int64_t axis, const py::object& out_obj) {
+    const std::string fn = display(log ? "log_softmax" : "softmax");
+    py::array x = float_input(x_obj, fn, "x");
+    const AxisView v = axis_view(x, axis, fn);
+    py::array out = output_for(out_obj, "out", x, fn);
+    check_no_partial_overlap(out, "out", x, "x", fn);
+    const int threads = num_threads();
+    const void* xp = x.data();
+    void* yp = out.mutable_data();
+    const LossTable& t = losses();
+    run_nogil(dtype_of(x), [&](auto tag) {
+        using T = decltype(tag);
+        const auto& k = t.get<T>();
+        (log ? k.log_softmax : k.softmax)(static_cast<const T*>(xp), static_cast<T*>(yp), v.outer, v.len, v.inner,
+                                          threads);
+    });
+    return out;
+}
+
+py::array softmax_backward(bool log, py::handle gy_obj, py::handle y_obj, std::int64_t axis, const py::object& out_obj) {
+    const std::string fn = display(log ? "log_softmax_backward" : "softmax_backward");
+    py::array gy = float_input(gy_obj, fn, "grad_out");
+    py::array y = float_input(y_obj, fn, "y");
+    require_same_dtype(gy, "grad_out", y, "y", fn);
+    require_same_shape(gy, "grad_out", y, "y", fn);
+    const AxisView v = axis_view(y, axis, fn);
+    py::array out = output_for(out_obj, "out", gy, fn);
+    check_no_partial_overlap(out, "out", gy, "grad_out", fn);
+    check_no_partial_overlap(out, "out", y, "y", fn);
+    const int threads = num_threads();
+    const void* gp = gy.data();
+    const void* yp = y.data();
+    void* op = out.mutable_data();
+    const LossTable& t = losses();
+    run_nogil(dtype_of(gy), [&](auto tag) {
+        using T = decltype(tag);
+        const auto& k = t.get<T>();
+        (log ? k.log_softmax_backward : k.softmax_backward)(static_cast<const T*>(gp), static_cast<const T*>(yp),
+                                                            static_cast<T*>(op), v.outer, v.len, v.inner, threads);
+    });
+    return out;
+}
+
+Reduction parse_reduction(const std::string& r, const std::string& fn) {
+    if (r == "mean") return Reduction::mean;
+    if (r == "sum") return Reduction::sum;
+    if (r == "none") return Reduction::none;
+    throw py::value_error(fn + ": reduction must be 'mean', 'sum' or 'none', got '" + r + "'");
+}
+
+// The loss as returned: a scalar of the input dtype ('mean', 'sum') or the 'none' array.
+py::object loss_value(const py::array& like, Reduction red, const LossSum& s, const py::array& none) {
+    if (red == Reduction::none) return none;
+    const double v = red == Reduction::mean ? s.total / s.divisor : s.total;  // 0 / 0 = NaN, as torch
+    return like.dtype().attr("type")(v);
+}
+
+std::vector<py::ssize_t> dims(const py::array& a) { return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()); }
+
+std::string shape_of(const std::vector<py::ssize_t>& s) {
+    std::string r = "(";
+    for (std::size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + (s.size() == 1 ? ",)" : ")");
+}
+
+// "[2, 1]" for flat index r in `shape`.
+std::string position(std::int64_t r, const std::vector<py::ssize_t>& shape) {
+    if (shape.empty()) return "";
+    std::vector<std::int64_t> idx(shape.size());
+    for (std::size_t d = shape.size(); d-- > 0;) {
+        idx[d] = shape[d] > 0 ? r % shape[d] : 0;
+        r = shape[d] > 0 ? r / shape[d] : 0;
+    }
+    std::string s = "[";
+    for (std::size_t d = 0; d < idx.size(); ++d) s += (d ? ", " : "") + std::to_string(idx[d]);
+    return s + "]";
+}
+
+struct ClassProblem {
+    py::array x, target, weight;  // weight: none when absent
+    bool has_weight = false;
+    ClassLossParams p;
+    std::vector<py::ssize_t> sample_shape;  // shape of one loss per sample
+};
+
+// Checks logits / target / weight / options of cross_entropy and nll_loss (in that order)
+// and validates every target index: IndexError at the first bad one. Writes nothing.
+ClassProblem class_problem(const std::string& fn, const char* xname, py::handle x_obj, py::handle t_obj,
+                           py::handle w_obj, std::int64_t ignore_index, const std::string& reduction,
+                           double label_smoothing, bool allow_prob) {
+    ClassProblem cp;
+    cp.x = float_input(x_obj, fn, xname);
+    const py::array& x = cp.x;
+    if (x.ndim() < 1)
+        throw py::value_error(fn + ": " + xname + " must have shape (C,), (N, C) or (N, C, d1, ...), got " +
+                              shape_str(x));
+    ClassLossParams& p = cp.p;
+    std::vector<py::ssize_t> xs = dims(x);
+    if (x.ndim() == 1) {
+        p.n = 1;
+        p.c = xs[0];
+        p.inner = 1;
+    } else {
+        p.n = xs[0];
+        p.c = xs[1];
+        p.inner = 1;
+        for (std::size_t d = 2; d < xs.size(); ++d) p.inner *= xs[d];
+        cp.sample_shape.push_back(xs[0]);
+        for (std::size_t d = 2; d < xs.size(); ++d) cp.sample_shape.push_back(xs[d]);
+    }
+    py::array t = py::array::ensure(t_obj);
+    if (!t) throw py::type_error(fn + ": target must be an array");
+    const char kind = t.dtype().kind();
+    if (kind == 'f') {
+        if (!allow_prob)
+            throw py::type_error(fn + ": target has dtype " + dtype_str(t) +
+                                 "; class indices must be int32 or int64");
+        if (!same_shape(t, x))
+            throw py::type_error(fn + ": target has dtype " + dtype_str(t) + " and shape " + shape_str(t) +
+                                 "; class indices must be int32 or int64 of shape " + shape_of(cp.sample_shape) +
+                                 ", and class probabilities must have the " + xname + "' shape " + shape_str(x));
+        t = float_input(t, fn, "target");
+        require_same_dtype(x, xname, t, "target", fn);
+        p.target_kind = 2;
+    } else {
+        if (!(kind == 'i' && (t.itemsize() == 4 || t.itemsize() == 8)))
+            throw py::type_error(fn + ": target has unsupported dtype " + dtype_str(t) +
+                                 "; expected int32 or int64 class indices" +
+                                 (allow_prob ? " or float class probabilities" : ""));
+        if (dims(t) != cp.sample_shape)
+            throw py::value_error(fn + ": target has shape " + shape_str(t) + " but " + xname + " of shape " +
+                                  shape_str(x) + " needs class indices of shape " + shape_of(cp.sample_shape));
+        constexpr int kFlags = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+        if ((t.flags() & kFlags) != kFlags || !t.dtype().attr("isnative").cast<bool>())
+            t = py::module_::import("numpy").attr("ascontiguousarray")(t, t.dtype().attr("newbyteorder")("="));
+        p.target_kind = t.itemsize() == 4 ? 0 : 1;
+    }
+    cp.target = t;
+    p.target = t.data();
+    if (!w_obj.is_none()) {
+        cp.weight = float_input(w_obj, fn, "weight");
+        require_same_dtype(x, xname, cp.weight, "weight", fn);
+        if (cp.weight.ndim() != 1 || cp.weight.shape(0) != p.c)
+            throw py::value_error(fn + ": weight has shape " + shape_str(cp.weight) + " but " + xname + " has " +
+                                  std::to_string(p.c) + " classes; expected shape (" + std::to_string(p.c) + ",)");
+        cp.has_weight = true;
+    }
+    p.reduction = parse_reduction(reduction, fn);
+    if (!(label_smoothing >= 0.0 && label_smoothing <= 1.0))
+        throw py::value_error(fn + ": label_smoothing must be in [0, 1], got " + std::to_string(label_smoothing));
+    p.label_smoothing = label_smoothing;
+    p.ignore_index = ignore_index;
+    if (p.target_kind == 2 && ignore_index != -100)  // as torch
+        throw py::value_error(fn + ": ignore_index is not supported for class-probability (float) targets");
+    if (p.target_kind != 2) {
+        const std::int64_t samples = p.n * p.inner;
+        for (std::int64_t r = 0; r < samples; ++r) {
+            const std::int64_t v = p.target_kind == 0 ? static_cast<const std::int32_t*>(p.target)[r]
+                                                      : static_cast<const std::int64_t*>(p.target)[r];
+            if (v != ignore_index && (v < 0 || v >= p.c))
+                throw py::index_error(fn + ": target" + position(r, cp.sample_shape) + " = " + std::to_string(v) +
+                                      " is out of range for " + std::to_string(p.c) + " classes (expected 0 <= target < " +
+                                      std::to_string(p.c) + " or ignore_index = " + std::to_string(ignore_index) + ")");
+        }
+    }
+    return cp;
+}
+
+// The gradient's array: `out` (checked: logits' shape and dtype, C-contiguous, writeable, no
+// overlap with any input) or a new one; None without a gradient.
+py::array grad_output(const py::object& out_obj, bool want_grad, const py::array& like, const std::string& fn,
+                      std::initializer_list<py::handle> inputs) {
+    if (!want_grad) {
+        if (!out_obj.is_none()) throw py::value_error(fn + ": out is given but grad=False");
+        return py::array();
+    }
+    py::array out = output_for(out_obj, "out", like, fn);
+    if (!out_obj.is_none())
+        for (py::handle h : inputs)
+            if (!h.is_none() && overlaps(out, py::reinterpret_borrow<py::array>(h)))
+                throw py::value_error(fn + ": out overlaps an input; the gradient needs its own memory");
+    return out;
+}
+
+py::tuple class_loss(bool is_nll, py::handle x_obj, py::handle t_obj, py::handle w_obj, std::int64_t ignore_index,
+                     const std::string& reduction, double label_smoothing, double grad_scale, bool want_grad,
+                     const py::object& out_obj) {
+    const std::string fn = display(is_nll ? "nll_loss" : "cross_entropy");
+    ClassProblem cp = class_problem(fn, is_nll ? "log_probs" : "logits", x_obj, t_obj, w_obj, ignore_index, reduction,
+                                    label_smoothing, !is_nll);
+    cp.p.grad_scale = grad_scale;
+    py::array grad = grad_output(out_obj, want_grad, cp.x, fn,
+                                 {cp.x, cp.target, cp.has_weight ? py::handle(cp.weight) : py::handle(py::none())});
+    py::array none;
+    if (cp.p.reduction == Reduction::none) none = py::array(cp.x.dtype(), cp.sample_shape);
+    const int threads = num_threads();
+    const void* xp = cp.x.data();
+    const void* wp = cp.has_weight ? cp.weight.data() : nullptr;
+    void* gp = want_grad ? grad.mutable_data() : nullptr;
+    void* np_ = cp.p.reduction == Reduction::none ? none.mutable_data() : nullptr;
+    const ClassLossParams p = cp.p;
+    LossSum s;
+    const LossTable& t = losses();
+    run_nogil(dtype_of(cp.x), [&](auto tag) {
+        using T = decltype(tag);
+        const auto& k = t.get<T>();
+        s = (is_nll ? k.nll : k.cross_entropy)(static_cast<const T*>(xp), static_cast<const T*>(wp),
+                                               static_cast<T*>(gp), static_cast<T*>(np_), p, threads);
+    });
+    py::object loss = loss_value(cp.x, p.reduction, s, none);
+    return py::make_tuple(loss, want_grad ? py::object(grad) : py::object(py::none()));
+}
+
+py::tuple pointwise_loss(PointwiseLoss which, const char* name, py::handle a_obj, py::handle b_obj, const char* aname,
+                         py::handle w_obj, py::handle pw_obj, const std::string& reduction, double beta, double grad_scale,
+                         bool want_grad, const py::object& out_obj) {
+    const std::string fn = display(name);
+    py::array a = float_input(a_obj, fn, aname);
+    py::array b = float_input(b_obj, fn, "target");
+    require_same_dtype(a, aname, b, "target", fn);
+    require_same_shape(a, aname, b, "target", fn);
+    // The weight broadcast to a's shape (a C-contiguous copy), or None.
+    auto broadcast = [&](py::handle obj, const char* wname) -> py::object {
+        if (obj.is_none()) return py::none();
+        py::array w = float_input(obj, fn, wname);
+        require_same_dtype(a, aname, w, wname, fn);
+        try {
+            py::object bw = py::module_::import("numpy").attr("broadcast_to")(w, py::tuple(py::cast(dims(a))));
+            return float_input(bw, fn, wname);
+        } catch (py::error_already_set&) {
+            throw py::value_error(fn + ": " + wname + " of shape " + shape_str(w) + " does not broadcast to " + aname +
+                                  "'s shape " + shape_str(a));
+        }
+    };
+    const py::object w = broadcast(w_obj, "weight");
+    const py::object pw = broadcast(pw_obj, "pos_weight");
+    PointwiseParams pp;
+    pp.reduction = parse_reduction(reduction, fn);
+    pp.grad_scale = grad_scale;
+    pp.beta = beta;
+    if (which == PointwiseLoss::smooth_l1) {
+        if (!(beta >= 0.0)) throw py::value_error(fn + ": beta must be >= 0, got " + std::to_string(beta));
+        if (beta == 0.0) which = PointwiseLoss::l1;  // torch: smooth_l1 with beta 0 is l1
+    }
+    if (which == PointwiseLoss::huber && !(beta > 0.0))
+        throw py::value_error(fn + ": delta must be > 0, got " + std::to_string(beta));
+    py::array grad = grad_output(out_obj, want_grad, a, fn, {a, b, w, pw});
+    py::array none;
+    if (pp.reduction == Reduction::none) none = py::array(a.dtype(), dims(a));
+    const std::int64_t n = a.size();
+    const int threads = num_threads();
+    const void* ap = a.data();
+    const void* bp = b.data();
+    const void* wp = w.is_none() ? nullptr : py::reinterpret_borrow<py::array>(w).data();
+    const void* pwp = pw.is_none() ? nullptr : py::reinterpret_borrow<py::array>(pw).data();
+    void* gp = want_grad ? grad.mutable_data() : nullptr;
+    void* np_ = pp.reduction == Reduction::none ? none.mutable_data() : nullptr;
+    const int k = static_cast<int>(which);
+    LossSum s;
+    const LossTable& t = losses();
+    run_nogil(dtype_of(a), [&](auto tag) {
+        using T = decltype(tag);
+        s = t.get<T>().pointwise[k](static_cast<const T*>(ap), static_cast<const T*>(bp), static_cast<const T*>(wp),
+                                    static_cast<const T*>(pwp), static_cast<T*>(gp), static_cast<T*>(np_), n, pp,
+                                    threads);
+    });
+    py::object loss = loss_value(a, pp.reduction, s, none);
+    return py::make_tuple(loss, want_grad ? py::object(grad) : py::object(py::none()));
+}
+
+void check_p(double p, const std::string& fn) {
+    if (!(p >= 0.0 && p <= 1.0)) throw py::value_error(fn + ": p must be in [0, 1], got " + std::to_string(p));
+}
+
+// The seed as an integer in [0, 2^64): TypeError for a non-integer, ValueError outside.
+std::uint64_t seed_of(const py::object& seed, const std::string& fn) {
+    if (!py::isinstance<py::int_>(seed) || py::isinstance<py::bool_>(seed))
+        throw py::type_error(fn + ": seed must be an int, got " + py::str(py::type::handle_of(seed)).cast<std::string>());
+    const py::int_ v = py::reinterpret_borrow<py::int_>(seed);
+    if (v < py::int_(0) || v >= py::int_(py::module_::import("builtins").attr("pow")(2, 64)))
+        throw py::value_error(fn + ": seed must be in [0, 2**64), got " + py::str(seed).cast<std::string>());
+    return v.cast<std::uint64_t>();
+}
+
+py::tuple dropout(py::handle x_obj, double p, const py::object& seed_obj, bool training, const py::object& out_obj) {
+    const std::string fn = "fastopt.dropout";
+    py::array x = float_input(x_obj, fn, "x");
+    check_p(p, fn);
+    const std::uint64_t seed = seed_of(seed_obj, fn);
+    py::array out = output_for(out_obj, "out", x, fn);
+    check_no_partial_overlap(out, "out", x, "x", fn);
+    py::array mask(py::dtype("bool"), dims(x));
+    const double pe = training ? p : 0.0;  // eval mode: the identity, every element kept
+    const std::int64_t n = x.size();
+    const int threads = num_threads();
+    const void* xp = x.data();
+    void* yp = out.mutable_data();
+    auto* mp = static_cast<std::uint8_t*>(mask.mutable_data());
+    const LossTable& t = losses();
+    run_nogil(dtype_of(x), [&](auto tag) {
+        using T = decltype(tag);
+        t.get<T>().dropout(static_cast<const T*>(xp), static_cast<T*>(yp), mp, n, pe, seed, threads);
+    });
+    return py::make_tuple(out, mask);
+}
+
+py::array dropout_backward(py::handle gy_obj, py::handle mask_obj, double p, const py::object& out_obj) {
+    const std::string fn = "fastopt.dropout_backward";
+    py::array gy = float_input(gy_obj, fn, "grad_out");
+    py::array mask = py::array::ensure(mask_obj);
+    if (!mask) throw py::type_error(fn + ": mask must be an array of bool or uint8");
+    const char kind = mask.dtype().kind();
+    if (!(kind == 'b' || (kind == 'u' && mask.itemsize() == 1)))
+        throw py::type_error(fn + ": mask has dtype " + dtype_str(mask) + "; expected bool or uint8 (dropout's mask)");
+    require_same_shape(gy, "grad_out", mask, "mask", fn);
+    check_p(p, fn);
+    constexpr int kFlags = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+    if ((mask.flags() & kFlags) != kFlags) mask = py::array::ensure(mask, kFlags);
+    py::array out = output_for(out_obj, "out", gy, fn);
+    check_no_partial_overlap(out, "out", gy, "grad_out", fn);
+    if (overlaps(out, mask)) throw py::value_error(fn + ": out overlaps mask");
+    const std::int64_t n = gy.size();
+    const int threads = num_threads();
+    const void* gp = gy.data();
+    const auto* mp = static_cast<const std::uint8_t*>(mask.data());
+    void* op = out.mutable_data();
+    const LossTable& t = losses();
+    run_nogil(dtype_of(gy), [&](auto tag) {
+        using T = decltype(tag);
+        t.get<T>().dropout_backward(static_cast<const T*>(gp), mp, static_cast<T*>(op), n, p, threads);
+    });
+    return out;
+}
+
+}  // namespace
+
+void register_losses(py::module_& m) {
+    m.def(
+        "softmax", [](py::handle x, std::int64_t axis, const py::object& out) { return softmax_forward(false, x, axis, out); },
+        "x"_a, "axis"_a = -1, "out"_a = py::none(), "see fastopt.functional.softmax");
+    m.def(
+        "log_softmax", [](py::handle x, std::int64_t axis, const py::object& out) { return softmax_forward(true, x, axis, out); },
+        "x"_a, "axis"_a = -1, "out"_a = py::none(), "see fastopt.functional.log_softmax");
+    m.def(
+        "softmax_backward",
+        [](py::handle gy, py::handle y, std::int64_t axis, const py::object& out) {
+            return softmax_backward(false, gy, y, axis, out);
+        },
+        "grad_out"_a, "y"_a, "axis"_a = -1, "out"_a = py::none(), "see fastopt.functional.softmax_backward");
+    m.def(
+        "log_softmax_backward",
+        [](py::handle gy, py::handle y, std::int64_t axis, const py::object& out) {
+            return softmax_backward(true, gy, y, axis, out);
+        },
+        "grad_out"_a, "y"_a, "axis"_a = -1, "out"_a = py::none(), "see fastopt.functional.log_softmax_backward");
+    m.def(
+        "cross_entropy",
+        [](py::handle x, py::handle t, py::handle w, std::int64_t ignore_index, const std::string& reduction,
+           double label_smoothing, double grad_scale, bool grad, const py::object& out) {
+            return class_loss(false, x, t, w, ignore_index, reduction, label_smoothing, grad_scale, grad, out);
+        },
+        "logits"_a, "target"_a, "weight"_a = py::none(), "ignore_index"_a = -100, "reduction"_a = "mean",
+        "label_smoothing"_a = 0.0, "grad_scale"_a = 1.0, "grad"_a = true, "out"_a = py::none(),
+        "(loss, grad_logits or None); see fastopt.functional.cross_entropy");
+    m.def(
+        "nll_loss",
+        [](py::handle x, py::handle t, py::handle w, std::int64_t ignore_index, const std::string& reduction,
+           double grad_scale, bool grad, const py::object& out) {
+            return class_loss(true, x, t, w, ignore_index, reduction, 0.0, grad_scale, grad, out);
+        },
+        "log_probs"_a, "target"_a, "weight"_a = py::none(), "ignore_index"_a = -100, "reduction"_a = "mean",
+        "grad_scale"_a = 1.0, "grad"_a = true, "out"_a = py::none(), "(loss, grad_log_probs or None); see fastopt.functional.nll_loss");
+    struct Pw {
+        const char* name;
+        PointwiseLoss which;
+    };
+    for (Pw e : {Pw{"mse_loss", PointwiseLoss::mse}, Pw{"l1_loss", PointwiseLoss::l1},
+                 Pw{"smooth_l1_loss", PointwiseLoss::smooth_l1}, Pw{"huber_loss", PointwiseLoss::huber}}) {
+        m.def(
+            e.name,
+            [e](py::handle pred, py::handle target, const std::string& reduction, double beta, double grad_scale,
+                bool grad, const py::object& out) {
+                return pointwise_loss(e.which, e.name, pred, target, "pred", py::none(), py::none(), reduction, beta,
+                                      grad_scale, grad, out);
+            },
+            "pred"_a, "target"_a, "reduction"_a = "mean", "beta"_a = 1.0, "grad_scale"_a = 1.0, "grad"_a = true,
+            "out"_a = py::none(),
+            "(loss, grad_pred or None); beta is smooth_l1's beta or huber's delta; see fastopt.functional");
+    }
+    m.def(
+        "binary_cross_entropy_with_logits",
+        [](py::handle x, py::handle target, py::handle w, py::handle pw, const std::string& reduction, double grad_scale,
+           bool grad, const py::object& out) {
+            return pointwise_loss(PointwiseLoss::bce_with_logits, "binary_cross_entropy_with_logits", x, target,
+                                  "logits", w, pw, reduction, 1.0, grad_scale, grad, out);
+        },
+        "logits"_a, "target"_a, "weight"_a = py::none(), "pos_weight"_a = py::none(), "reduction"_a = "mean",
+        "grad_scale"_a = 1.0, "grad"_a = true, "out"_a = py::none(),
+        "(loss, grad_logits or None); see fastopt.functional.binary_cross_entropy_with_logits");
+    m.def("dropout", &dropout, "x"_a, "p"_a, "seed"_a, "training"_a = true, "out"_a = py::none(),
+          "(y, mask); see fastopt.functional.dropout");
+    m.def("dropout_backward", &dropout_backward, "grad_out"_a, "mask"_a, "p"_a, "out"_a = py::none(),
+          "see fastopt.functional.dropout_backward");
+}
+
+}  // namespace fastopt
