@@ -535,7 +535,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-from . import _activations, _optimizers  # noqa: E402  (the families register themselves)
+from . import _activations, _losses, _optimizers  # noqa: E402  (they use Case from above)
 
 FAMILIES["activations"] = ([a[0] for a in _activations.ACTIVATIONS], _activations.activation_cases)
+FAMILIES["losses"] = (list(_losses.LOSS_NAMES), _losses.loss_cases)
 FAMILIES["optimizers"] = (list(_optimizers.OPTIMIZER_NAMES), _optimizers.optimizer_cases)
