@@ -18,6 +18,7 @@ NumPy operation (they are still separate float32 scalar tensors in ``state_dict(
 from __future__ import annotations
 
 import operator
+from collections import defaultdict
 from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
@@ -29,6 +30,7 @@ from .. import _core
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB"]
 
 _is = operator.is_
+_data_ptr = torch.Tensor.data_ptr
 _LOWP = (torch.bfloat16, torch.float16)
 _DTYPES = (torch.float32, torch.float64) + _LOWP
 _MASTER = "master_param"  # float32 copy of a bfloat16/float16 param (fastopt's own key)
@@ -63,11 +65,34 @@ def _check_param(opt: str, p: torch.Tensor, index: int) -> None:
             f"or model.to(memory_format=torch.contiguous_format)), or use {alt}")
 
 
+class _State(defaultdict):
+    """``optimizer.state`` (torch's ``defaultdict(dict)``) that counts assignments of a param's
+    state dict, so that a step sees in O(1) whether the cached views are still the state's
+    (``ZeroRedundancyOptimizer.load_state_dict`` assigns ``optim.state[param] = ...``)."""
+
+    __slots__ = ("version",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(dict, *args, **kwargs)
+        self.version = 0
+
+    def __setitem__(self, key, value):
+        self.version += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self.version += 1
+        super().__delitem__(key)
+
+    def __reduce__(self):  # pickles (and deep-copies) as torch's plain defaultdict(dict)
+        return (defaultdict, (dict,), None, None, iter(self.items()))
+
+
 class _Group:
     """The cached kernel arguments of one param group."""
 
-    __slots__ = ("group", "params_list", "nparams", "active", "ptrs", "pstates", "grads",
-                 "gviews", "pviews", "master", "states", "steps", "steps_np", "uniform",
+    __slots__ = ("group", "params_list", "nparams", "active", "ptrs", "grads",
+                 "gviews", "pviews", "master", "states", "steps", "steps_np", "uniform", "version",
                  "first", "first_any")
 
 
@@ -85,6 +110,7 @@ class _FastoptOptimizer(Optimizer):
                              f"fastopt steps CPU tensors (use torch.optim.{type(self).__name__})")
         self._fo_cache: Optional[List[Optional[_Group]]] = None
         super().__init__(params, defaults)
+        self.state = _State(self.state)
 
     # ---- torch.optim.Optimizer hooks that change what the cache describes -------------------
     def add_param_group(self, param_group: Dict[str, Any]) -> None:
@@ -101,6 +127,8 @@ class _FastoptOptimizer(Optimizer):
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         super().__setstate__(state)
+        if not isinstance(self.state, _State):
+            self.state = _State(self.state)
         self._fo_cache = None
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -199,7 +227,7 @@ class _FastoptOptimizer(Optimizer):
         c.first = first
         c.first_any = any(first)
         c.ptrs = [p.data_ptr() for p in active]
-        c.pstates = [state.get(p) for p in active]
+        c.version = state.version
         c.pviews = pviews
         c.master = master if lowp else None
         c.states = self._kernel_states(group, [lst if key is not None else None
@@ -239,6 +267,8 @@ class _FastoptOptimizer(Optimizer):
 
     def _group_cache(self, index: int, group: Dict[str, Any]) -> Optional[_Group]:
         caches = self._fo_cache
+        if not isinstance(self.state, _State):  # replaced by someone: keep counting assignments
+            self.state = _State(self.state)
         if (caches is None or len(caches) != len(self.param_groups) or self._fo_groups is not self.param_groups
                 or self._fo_state is not self.state):
             caches = self._fo_cache = [None] * len(self.param_groups)
@@ -247,26 +277,30 @@ class _FastoptOptimizer(Optimizer):
         params = group["params"]
         grads_all = [p.grad for p in params]
         c = caches[index]
+        state = self.state
         if c is not None and c.group is group and c.params_list is params and c.nparams == len(params):
-            if len(c.active) == c.nparams:
-                grads = grads_all
-                if any(g is None for g in grads):
-                    c = None
+            full = len(c.active) == c.nparams
+            if full and len(c.grads) == c.nparams and all(map(_is, grads_all, c.grads)):
+                # the common case: every param active, the same grad tensors as last step
+                if state.version == c.version and list(map(_data_ptr, params)) == c.ptrs:
+                    return c
+                c = None
             else:
                 grads = [g for g in grads_all if g is not None]
-                active = [p for p, g in zip(params, grads_all) if g is not None]
-                if len(active) != len(c.active) or not all(map(_is, active, c.active)):
+                if len(grads) != len(c.active):
                     c = None
-            if c is not None:
-                state = self.state
-                if ([p.data_ptr() for p in c.active] != c.ptrs
-                        or not all(map(_is, [state.get(p) for p in c.active], c.pstates))):
+                elif not full:
+                    active = [p for p, g in zip(params, grads_all) if g is not None]
+                    if not all(map(_is, active, c.active)):
+                        c = None
+                if c is not None and (state.version != c.version or list(map(_data_ptr, c.active)) != c.ptrs):
                     c = None
         else:
             c = None
         if c is None:
-            c = caches[index] = self._build(group, grads_all)
-            grads = [g for g in grads_all if g is not None]
+            with torch.no_grad():
+                c = caches[index] = self._build(group, grads_all)
+        grads = [g for g in grads_all if g is not None] if len(c.active) != c.nparams else grads_all
         if not c.active:
             return None
         if len(c.grads) != len(grads) or not all(map(_is, grads, c.grads)):
@@ -274,7 +308,6 @@ class _FastoptOptimizer(Optimizer):
         return c
 
     # ---- the step ----------------------------------------------------------------------------
-    @torch.no_grad()
     def step(self, closure: Optional[Callable[[], float]] = None):
         """Perform a single optimization step (one fastopt kernel call per param group).
 
