@@ -336,3 +336,22 @@ def test_import_fastopt_does_not_import_torch():
     code = "import sys, fastopt, fastopt.optim, fastopt.reference; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_step_hooks_and_profiler_range():
+    p = torch.nn.Parameter(torch.ones(4))
+    p.grad = torch.ones(4)
+    opt = ft.AdamW([p])
+    calls = []
+    h1 = opt.register_step_pre_hook(lambda o, a, k: calls.append("pre"))
+    h2 = opt.register_step_post_hook(lambda o, a, k: calls.append("post"))
+    opt.step()
+    assert calls == ["pre", "post"]
+    h1.remove()
+    h2.remove()
+    opt.step()
+    assert calls == ["pre", "post"]
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        opt.step()
+    assert any(e.name == "Optimizer.step#AdamW.step" for e in prof.events())
+    assert float(opt.state[p]["step"]) == 3

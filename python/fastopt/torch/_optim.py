@@ -17,6 +17,7 @@ NumPy operation (they are still separate float32 scalar tensors in ``state_dict(
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections import defaultdict
 from typing import Any, Callable, Dict, List, Optional
@@ -96,10 +97,40 @@ class _Group:
                  "first", "first_any")
 
 
+try:  # torch's step-hook registries and profiler flag (private names: fall back to torch's wrapper)
+    from torch.autograd.profiler import _is_profiler_enabled  # noqa: F401
+    from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks
+
+    def _profiling() -> bool:
+        return torch.autograd.profiler._is_profiler_enabled
+except ImportError:  # pragma: no cover
+    _global_optimizer_pre_hooks = _global_optimizer_post_hooks = None
+
+
 class _FastoptOptimizer(Optimizer):
     _kernel = ""          # fastopt kernel name
     _has_step = True      # torch keeps state['step']
-    _torch_name = ""
+
+    @staticmethod
+    def profile_hook_step(func):
+        """torch's step wrapper (profiler range, step pre/post hooks), entered only when it has
+        something to do: the profiler is on or a step hook is registered. Entering its
+        record_function range costs more than the rest of a small model's step."""
+        torch_wrapper = Optimizer.profile_hook_step(func)
+        if _global_optimizer_pre_hooks is None:  # pragma: no cover
+            return torch_wrapper
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            self = args[0]
+            if (_profiling() or _global_optimizer_pre_hooks or _global_optimizer_post_hooks
+                    or self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks):
+                return torch_wrapper(*args, **kwargs)
+            out = func(*args, **kwargs)
+            self._optimizer_step_code()
+            return out
+
+        return wrapper
 
     def __init__(self, params, defaults: Dict[str, Any]) -> None:
         if defaults.get("differentiable"):
