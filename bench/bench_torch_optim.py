@@ -1,7 +1,7 @@
 """fastopt.torch.AdamW.step against the raw kernel and torch's fused AdamW, on CPU tensors.
 
 Three ways to apply the same AdamW update to the same params and grads (each with its own
-state), timed interleaved (the order rotates every repeat), medians of the repeats after a
+state), timed interleaved (in a new random order every repeat), medians of the repeats after a
 warm-up, at one thread count for all:
 
 * ``fastopt.torch.AdamW.step()``: the torch.optim.Optimizer wrapper;
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -92,8 +93,10 @@ def run_case(total: int, count: int, repeats: int, new_grads: bool, foreach: boo
 
     times = {k: [] for k in variants}
     names = list(variants)
+    shuffle = random.Random(0).shuffle
     for r in range(repeats + 2):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = list(names)
+        shuffle(order)  # a new order every repeat: no variant always follows the same one
         for name in order:
             if new_grads:
                 fresh_grads()
