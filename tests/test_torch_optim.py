@@ -355,3 +355,32 @@ def test_step_hooks_and_profiler_range():
         opt.step()
     assert any(e.name == "Optimizer.step#AdamW.step" for e in prof.events())
     assert float(opt.state[p]["step"]) == 3
+
+
+def test_low_precision_checkpoint_keeps_float32_state():
+    g = torch.Generator().manual_seed(6)
+    p0 = torch.randn(300, generator=g).to(torch.bfloat16)
+    grads = [torch.randn(300, generator=g).to(torch.bfloat16) for _ in range(6)]
+
+    def run(p, opt, gs):
+        for gr in gs:
+            p.grad = gr.clone()
+            opt.step()
+
+    a = p0.clone()
+    opt_a = ft.AdamW([a], lr=0.01)
+    run(a, opt_a, grads)
+    b = p0.clone()
+    opt_b = ft.AdamW([b], lr=0.01)
+    run(b, opt_b, grads[:3])
+    buf = io.BytesIO()
+    torch.save(opt_b.state_dict(), buf)
+    buf.seek(0)
+    c = b.clone()
+    opt_c = ft.AdamW([c], lr=0.01)
+    opt_c.load_state_dict(torch.load(buf))
+    assert opt_c.state[c]["master_param"].dtype == torch.float32
+    assert opt_c.state[c]["exp_avg"].dtype == torch.float32
+    run(c, opt_c, grads[3:])
+    assert torch.equal(opt_c.state[c]["master_param"], opt_a.state[a]["master_param"])
+    assert torch.equal(c, a)

@@ -152,8 +152,22 @@ class _FastoptOptimizer(Optimizer):
         self._fo_cache = None
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        """torch's load_state_dict, except that the float32 state of bfloat16/float16 params
+        (the master copy, the moments) stays float32: torch would cast it to the param's dtype."""
         self._fo_cache = None
+        keep = {}
+        saved_ids = [i for g in state_dict.get("param_groups", ()) for i in g["params"]]
+        params = [p for g in self.param_groups for p in g["params"]]
+        if len(saved_ids) == len(params):
+            for i, p in zip(saved_ids, params):
+                st = state_dict.get("state", {}).get(i)
+                if p.dtype in _LOWP and isinstance(st, dict):
+                    keep[p] = {k: v for k, v in st.items()
+                               if k != "step" and isinstance(v, torch.Tensor) and v.dtype == torch.float32}
         super().load_state_dict(state_dict)
+        for p, saved in keep.items():
+            for k, v in saved.items():
+                self.state[p][k] = v.detach().to("cpu", copy=True)
         self._fo_cache = None
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
