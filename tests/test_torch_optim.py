@@ -384,3 +384,17 @@ def test_low_precision_checkpoint_keeps_float32_state():
     run(c, opt_c, grads[3:])
     assert torch.equal(opt_c.state[c]["master_param"], opt_a.state[a]["master_param"])
     assert torch.equal(c, a)
+
+
+def test_strided_and_wrong_grads():
+    p = torch.nn.Parameter(torch.ones(3, 4))
+    ref = torch.nn.Parameter(torch.ones(3, 4))
+    opt, opt_ref = ft.Adam([p], lr=0.1), torch.optim.Adam([ref], lr=0.1, foreach=False)
+    g = torch.arange(12.0).reshape(4, 3).t()  # not contiguous: read through a copy
+    p.grad, ref.grad = g, g.clone()
+    opt.step()
+    opt_ref.step()
+    torch.testing.assert_close(p, ref)
+    p.grad = torch.ones(3, 4, requires_grad=True)
+    opt.step()  # a grad that requires grad is read through .detach()
+    assert float(opt.state[p]["step"]) == 2

@@ -32,6 +32,7 @@ __all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB"]
 
 _is = operator.is_
 _data_ptr = torch.Tensor.data_ptr
+_numpy = torch.Tensor.numpy
 _LOWP = (torch.bfloat16, torch.float16)
 _DTYPES = (torch.float32, torch.float64) + _LOWP
 _MASTER = "master_param"  # float32 copy of a bfloat16/float16 param (fastopt's own key)
@@ -282,15 +283,26 @@ class _FastoptOptimizer(Optimizer):
         return c
 
     def _grad_views(self, c: _Group, grads: list) -> None:
-        """Refresh the views of the grads that changed since the last step."""
-        name = type(self).__name__
+        """Views of the grads that changed since the last step (all of them after
+        ``zero_grad(set_to_none=True)`` + backward). The fast path only makes the views (about
+        0.5 us a tensor): the kernel checks every dtype, shape and layout before it writes, and
+        when it refuses, ``_checked_grad_views`` rebuilds them with torch-level messages."""
         old_g, old_v = c.grads, c.gviews
-        same = len(old_g) == len(grads)
+        try:
+            if len(old_g) == len(grads):
+                c.gviews = [v if g is o else _view(g) for g, o, v in zip(grads, old_g, old_v)]
+            elif c.master is None:
+                c.gviews = list(map(_numpy, grads))
+            else:
+                c.gviews = list(map(_view, grads))
+        except (TypeError, RuntimeError):  # not a CPU dense tensor, or requires grad
+            c.gviews = self._checked_grad_views(c, grads)
+        c.grads = grads
+
+    def _checked_grad_views(self, c: _Group, grads: list) -> list:
+        name = type(self).__name__
         views = []
         for i, (p, g) in enumerate(zip(c.active, grads)):
-            if same and old_g[i] is g:
-                views.append(old_v[i])
-                continue
             if g.is_sparse:
                 raise RuntimeError(f"fastopt.torch.{name} does not support sparse gradients")
             if g.device.type != "cpu":
@@ -307,8 +319,7 @@ class _FastoptOptimizer(Optimizer):
             if not gd.is_contiguous():
                 gd = gd.contiguous()  # grads are only read: a copy is safe
             views.append(_view(gd))
-        c.grads = grads
-        c.gviews = views
+        return views
 
     def _group_cache(self, index: int, group: Dict[str, Any]) -> Optional[_Group]:
         caches = self._fo_cache
@@ -370,8 +381,21 @@ class _FastoptOptimizer(Optimizer):
             if c.steps_np is not None:
                 c.steps_np += 1
                 step = int(c.steps_np[0]) if c.uniform else c.steps_np.astype(np.int64)
-            _core.optimizer_step(self._kernel_name(group), c.pviews, c.gviews, c.states, c.master, step,
-                                 c.first if c.first_any else False, self._hyper(group), 1.0, None, None)
+            args = (self._kernel_name(group), c.pviews, c.gviews, c.states, c.master, step,
+                    c.first if c.first_any else False, self._hyper(group), 1.0, None, None)
+            try:
+                _core.optimizer_step(*args)
+            except (TypeError, ValueError):
+                # Nothing was written. Check the grads at the torch level (a strided grad is
+                # copied: grads are only read) and try once more; else undo the step count.
+                try:
+                    c.gviews = self._checked_grad_views(c, c.grads)
+                    _core.optimizer_step(*(args[:2] + (c.gviews,) + args[3:]))
+                except Exception:
+                    if c.steps_np is not None:
+                        c.steps_np -= 1
+                    c.grads, c.gviews = [], []
+                    raise
             if c.first_any:
                 c.first = [False] * len(c.first)
                 c.first_any = False
