@@ -398,3 +398,30 @@ def test_strided_and_wrong_grads():
     p.grad = torch.ones(3, 4, requires_grad=True)
     opt.step()  # a grad that requires grad is read through .detach()
     assert float(opt.state[p]["step"]) == 2
+
+
+def test_mixed_dtype_group():
+    """One group with float32, float64 and bfloat16 params: one kernel call per dtype, as torch
+    groups by dtype; float32/float64 equal torch's, bfloat16 equals its own group."""
+    g = torch.Generator().manual_seed(7)
+    base = [torch.randn(50, generator=g), torch.randn(20, generator=g, dtype=torch.float64),
+            torch.randn(30, generator=g).to(torch.bfloat16), torch.randn(10, generator=g)]
+    grads = [[torch.randn(t.shape, generator=g).to(t.dtype) for t in base] for _ in range(4)]
+    mine = [t.clone() for t in base]
+    ref = [t.clone() for t in base]
+    split = [t.clone() for t in base]
+    o_mine = ft.AdamW(mine, lr=0.01)
+    o_ref = torch.optim.AdamW([ref[0], ref[1], ref[3]], lr=0.01, foreach=False)
+    o_split = ft.AdamW([{"params": [split[2]]}], lr=0.01)
+    for gs in grads:
+        for ts in (mine, ref, split):
+            for t, gr in zip(ts, gs):
+                t.grad = gr.clone()
+        o_mine.step()
+        o_ref.step()
+        o_split.step()
+    for i in (0, 1, 3):
+        torch.testing.assert_close(mine[i], ref[i], **TOL[mine[i].dtype])
+    assert torch.equal(mine[2], split[2])
+    st = o_mine.state_dict()["state"]
+    assert all(float(st[i]["step"]) == 4 for i in range(4))

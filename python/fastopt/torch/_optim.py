@@ -93,8 +93,14 @@ class _State(defaultdict):
 class _Group:
     """The cached kernel arguments of one param group."""
 
-    __slots__ = ("group", "params_list", "nparams", "active", "ptrs", "grads",
-                 "gviews", "pviews", "master", "states", "steps", "steps_np", "uniform", "version",
+    __slots__ = ("group", "params_list", "nparams", "active", "ptrs", "grads", "gviews", "version",
+                 "parts", "states")
+
+
+class _Part:
+    """The params of one dtype within a group: one kernel call."""
+
+    __slots__ = ("idx", "pviews", "gviews", "master", "states", "steps", "steps_np", "uniform",
                  "first", "first_any")
 
 
@@ -184,6 +190,8 @@ class _FastoptOptimizer(Optimizer):
                 if c is not None:
                     c.grads = []
                     c.gviews = []
+                    for part in c.parts:
+                        part.gviews = []
         super().zero_grad(set_to_none)
 
     # ---- per-optimizer parts -------------------------------------------------------------------
@@ -214,29 +222,26 @@ class _FastoptOptimizer(Optimizer):
         c.active = active
         keys = self._state_keys(group)
         state = self.state
-        lowp = False
-        pviews, master, lists = [], [], [[] for _ in keys]
-        steps, first = [], []
+        pviews, masters, lists = [], [], [[] for _ in keys]
+        steps, first, kinds = [], [], []
         stateless = not self._has_step and all(k is None for k in keys)
         for i, p in enumerate(active):
             _check_param(name, p, i)
             pd = p.detach()
-            # torch creates no state for a stateless step (SGD without momentum)
-            st = state[p] if not stateless or pd.dtype in _LOWP else {}
             is_lowp = pd.dtype in _LOWP
-            if i == 0:
-                lowp = is_lowp
-            elif is_lowp != lowp or (not lowp and pd.dtype != active[0].dtype):
-                raise TypeError(f"fastopt.torch.{name}: a param group mixes dtypes ({active[0].dtype} and "
-                                f"{pd.dtype}); put params of different dtypes in separate param groups")
+            # torch creates no state for a stateless step (SGD without momentum)
+            st = state[p] if not stateless or is_lowp else {}
             sdtype = torch.float32 if is_lowp else pd.dtype
+            kinds.append(pd.dtype)
             if is_lowp:
                 m = st.get(_MASTER)
                 if not (isinstance(m, torch.Tensor) and m.dtype == torch.float32 and m.shape == pd.shape
-                        and m.is_contiguous()):
+                        and m.is_contiguous() and m.device.type == "cpu"):
                     m = pd.to(torch.float32).contiguous()
                     st[_MASTER] = m
-                master.append(m.numpy())
+                masters.append(m.numpy())
+            else:
+                masters.append(None)
             pviews.append(_view(pd))
             is_first = False
             for k, key in enumerate(keys):
@@ -258,26 +263,38 @@ class _FastoptOptimizer(Optimizer):
             if self._has_step:
                 s = st.get("step")
                 steps.append(float(s) if s is not None else 0.0)
-        # The step counters: 0-d float32 views into one tensor, incremented by one operation.
-        if self._has_step and active:
-            packed = torch.tensor(steps, dtype=torch.float32)
-            for i, p in enumerate(active):
-                state[p]["step"] = packed[i]
-            c.steps = packed
-            c.steps_np = packed.numpy()
-            c.uniform = bool((c.steps_np == c.steps_np[0]).all())
-        else:
-            c.steps = None
-            c.steps_np = None
-            c.uniform = True
-        c.first = first
-        c.first_any = any(first)
+        # One kernel call per param dtype (torch groups by dtype the same way).
+        order: Dict[Any, List[int]] = {}
+        for i, kind in enumerate(kinds):
+            order.setdefault(kind, []).append(i)
+        c.parts = []
+        for idx in order.values():
+            part = _Part()
+            single = len(idx) == len(active)
+            pick = (lambda xs: xs) if single else (lambda xs, idx=idx: [xs[i] for i in idx])
+            part.idx = None if single else idx
+            part.pviews = pick(pviews)
+            part.master = pick(masters) if masters[idx[0]] is not None else None
+            part.states = self._kernel_states(group, [pick(lst) if key is not None else None
+                                                      for lst, key in zip(lists, keys)])
+            part.first = pick(first)
+            part.first_any = any(part.first)
+            part.gviews = []
+            # The step counters: 0-d float32 views into one tensor, incremented by one operation.
+            if self._has_step:
+                packed = torch.tensor(pick(steps), dtype=torch.float32)
+                for k, i in enumerate(idx):
+                    state[active[i]]["step"] = packed[k]
+                part.steps = packed
+                part.steps_np = packed.numpy()
+                part.uniform = bool((part.steps_np == part.steps_np[0]).all())
+            else:
+                part.steps = part.steps_np = None
+                part.uniform = True
+            c.parts.append(part)
+        c.states = c.parts[0].states if c.parts else None
         c.ptrs = [p.data_ptr() for p in active]
         c.version = state.version
-        c.pviews = pviews
-        c.master = master if lowp else None
-        c.states = self._kernel_states(group, [lst if key is not None else None
-                                               for lst, key in zip(lists, keys)])
         c.grads = []
         c.gviews = []
         return c
@@ -291,13 +308,19 @@ class _FastoptOptimizer(Optimizer):
         try:
             if len(old_g) == len(grads):
                 c.gviews = [v if g is o else _view(g) for g, o, v in zip(grads, old_g, old_v)]
-            elif c.master is None:
+            elif all(part.master is None for part in c.parts):
                 c.gviews = list(map(_numpy, grads))
             else:
                 c.gviews = list(map(_view, grads))
         except (TypeError, RuntimeError):  # not a CPU dense tensor, or requires grad
             c.gviews = self._checked_grad_views(c, grads)
         c.grads = grads
+        self._split_grad_views(c)
+
+    @staticmethod
+    def _split_grad_views(c: _Group) -> None:
+        for part in c.parts:
+            part.gviews = c.gviews if part.idx is None else [c.gviews[i] for i in part.idx]
 
     def _checked_grad_views(self, c: _Group, grads: list) -> list:
         name = type(self).__name__
@@ -377,29 +400,36 @@ class _FastoptOptimizer(Optimizer):
             c = self._group_cache(index, group)
             if c is None:
                 continue
-            step: Any = 1
-            if c.steps_np is not None:
-                c.steps_np += 1
-                step = int(c.steps_np[0]) if c.uniform else c.steps_np.astype(np.int64)
-            args = (self._kernel_name(group), c.pviews, c.gviews, c.states, c.master, step,
-                    c.first if c.first_any else False, self._hyper(group), 1.0, None, None)
-            try:
-                _core.optimizer_step(*args)
-            except (TypeError, ValueError):
-                # Nothing was written. Check the grads at the torch level (a strided grad is
-                # copied: grads are only read) and try once more; else undo the step count.
-                try:
-                    c.gviews = self._checked_grad_views(c, c.grads)
-                    _core.optimizer_step(*(args[:2] + (c.gviews,) + args[3:]))
-                except Exception:
-                    if c.steps_np is not None:
-                        c.steps_np -= 1
-                    c.grads, c.gviews = [], []
-                    raise
-            if c.first_any:
-                c.first = [False] * len(c.first)
-                c.first_any = False
+            name, hyper = self._kernel_name(group), self._hyper(group)
+            for part in c.parts:
+                self._step_part(c, part, name, hyper)
         return loss
+
+    def _step_part(self, c: _Group, part: _Part, name: str, hyper: Dict[str, Any]) -> None:
+        step: Any = 1
+        if part.steps_np is not None:
+            part.steps_np += 1
+            step = int(part.steps_np[0]) if part.uniform else part.steps_np.astype(np.int64)
+        first = part.first if part.first_any else False
+        try:
+            _core.optimizer_step(name, part.pviews, part.gviews, part.states, part.master, step, first, hyper,
+                                 1.0, None, None)
+        except (TypeError, ValueError):
+            # Nothing was written. Check the grads at the torch level (a strided grad is
+            # copied: grads are only read) and try once more; else undo the step count.
+            try:
+                c.gviews = self._checked_grad_views(c, c.grads)
+                self._split_grad_views(c)
+                _core.optimizer_step(name, part.pviews, part.gviews, part.states, part.master, step, first,
+                                     hyper, 1.0, None, None)
+            except Exception:
+                if part.steps_np is not None:
+                    part.steps_np -= 1
+                c.grads, c.gviews = [], []
+                raise
+        if part.first_any:
+            part.first = [False] * len(part.first)
+            part.first_any = False
 
 
 def _f(x) -> float:
