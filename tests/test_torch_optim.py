@@ -425,3 +425,13 @@ def test_mixed_dtype_group():
     assert torch.equal(mine[2], split[2])
     st = o_mine.state_dict()["state"]
     assert all(float(st[i]["step"]) == 4 for i in range(4))
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW"])
+def test_constructor_signatures_are_torch(name):
+    import inspect
+
+    def sig(cls):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(cls.__init__).parameters.values()]
+
+    assert sig(getattr(ft, name)) == sig(getattr(torch.optim, name))
