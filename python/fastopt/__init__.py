@@ -3,7 +3,10 @@
 Activations, softmax, the losses (value and gradient in one call), dropout, their gradients
 and the runtime controls are here; ``fastopt.functional`` has every kernel (optimizer steps
 included), ``fastopt.optim`` torch.optim-style optimizer classes and lr schedulers over NumPy
-arrays, and ``fastopt.reference`` the plain NumPy definitions the kernels are tested against.
+arrays, ``fastopt.init`` weight initialisers, ``fastopt.torch`` drop-in ``torch.optim``
+optimizers for CPU tensors (the only module that imports torch), and ``fastopt.reference`` the
+plain NumPy definitions the kernels are tested against. ``get_include()`` /
+``get_cmake_dir()`` locate the header-only C++ kernels.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ __all__ = [
     "__version__",
     "StepResult",
     "functional",
+    "get_cmake_dir",
+    "get_include",
     "get_num_threads",
     "info",
     "set_num_threads",
@@ -66,8 +71,37 @@ def __dir__() -> list[str]:
 
 
 def __getattr__(name: str):  # lazy: importing fastopt does not import numpy code it does not need
-    if name in ("reference", "optim"):
+    if name in ("reference", "optim", "init", "torch"):
         import importlib
 
         return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'fastopt' has no attribute {name!r}")
+
+
+def get_include() -> str:
+    """The directory holding ``fastopt/*.hpp``, the header-only kernels (as ``pybind11.get_include``)."""
+    from pathlib import Path
+
+    from . import _core
+
+    for base in (Path(_core.__file__).parent, Path(__file__).parent):
+        if (base / "include" / "fastopt" / "config.hpp").is_file():
+            return str(base / "include")
+    source = Path(__file__).resolve().parents[2] / "cpp" / "include"  # a source checkout
+    if (source / "fastopt" / "config.hpp").is_file():
+        return str(source)
+    raise FileNotFoundError("fastopt: the C++ headers are not installed with this build")
+
+
+def get_cmake_dir() -> str:
+    """The directory of ``fastoptConfig.cmake`` (pass it as ``cmake -Dfastopt_DIR=...``);
+    then ``find_package(fastopt CONFIG REQUIRED)`` gives the target ``fastopt::kernels``."""
+    from pathlib import Path
+
+    from . import _core
+
+    for base in (Path(_core.__file__).parent, Path(__file__).parent):
+        d = base / "share" / "cmake" / "fastopt"
+        if (d / "fastoptConfig.cmake").is_file():
+            return str(d)
+    raise FileNotFoundError("fastopt: the CMake package is not installed with this build")

@@ -1,0 +1,16 @@
+"""fastopt.torch: drop-in ``torch.optim`` optimizers for CPU tensors, stepped by fastopt's kernels.
+
+``SGD``, ``Adagrad``, ``RMSprop``, ``Adam``, ``AdamW`` take torch's constructor signatures and
+defaults; ``Lion`` and ``LAMB`` those of ``fastopt.functional.lion_`` / ``lamb_``. Each step is
+one fused multi-tensor kernel call per param group, in place on the tensors' memory (zero
+copy). ``state_dict()`` has torch's keys and layout: checkpoints move between
+``torch.optim.AdamW`` and ``fastopt.torch.AdamW`` both ways. They work with torch's lr
+schedulers and with ``torch.distributed`` (``ZeroRedundancyOptimizer(optimizer_class=...)``,
+DDP). See docs/embedding.md.
+
+This is the only fastopt module that imports torch.
+"""
+
+from ._optim import LAMB, SGD, Adagrad, Adam, AdamW, Lion, RMSprop
+
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB"]

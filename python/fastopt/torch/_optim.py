@@ -1,0 +1,710 @@
+"""torch.optim.Optimizer subclasses whose step is one fastopt multi-tensor kernel call per group.
+
+The params are updated in place through zero-copy NumPy views of the CPU tensors (the
+same memory; nothing is copied). The state lives in ``self.state`` under torch's keys and
+with torch's layout (``state['step']`` a float32 scalar tensor, ``exp_avg``, ...), so a
+checkpoint moves between ``torch.optim.X`` and ``fastopt.torch.X`` both ways and torch's
+lr schedulers, hooks and ``torch.distributed`` wrappers (ZeroRedundancyOptimizer, DDP)
+work unchanged.
+
+Per step the Python work is a few identity checks per tensor: the NumPy views of the params,
+state and grads and the lists handed to the kernel are cached per param group and rebuilt
+only when something changed (a param group, the state object, a param's storage, a param's
+state dict, or a grad tensor: only the changed grads get a new view). The ``step`` counters
+of a group's params are 0-d views into one float32 tensor, so incrementing them is one
+NumPy operation (they are still separate float32 scalar tensors in ``state_dict()``).
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections import defaultdict
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+import torch
+from torch.optim import Optimizer
+
+from .. import _core
+
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB"]
+
+_is = operator.is_
+_data_ptr = torch.Tensor.data_ptr
+_numpy = torch.Tensor.numpy
+_LOWP = (torch.bfloat16, torch.float16)
+_DTYPES = (torch.float32, torch.float64) + _LOWP
+_MASTER = "master_param"  # float32 copy of a bfloat16/float16 param (fastopt's own key)
+
+
+def _view(t: torch.Tensor) -> np.ndarray:
+    """A NumPy view of a CPU tensor's memory (bfloat16 as uint16, which the kernels read as bf16)."""
+    if t.dtype == torch.bfloat16:
+        return t.view(torch.int16).numpy().view(np.uint16)
+    return t.numpy()
+
+
+def _check_param(opt: str, p: torch.Tensor, index: int) -> None:
+    where = f"fastopt.torch.{opt}: param {index} (shape {tuple(p.shape)})"
+    if not isinstance(p, torch.Tensor):
+        raise TypeError(f"fastopt.torch.{opt}: params must be tensors, got {type(p).__name__}")
+    if p.device.type != "cpu":
+        raise ValueError(
+            f"{where} is on {p.device}; fastopt.torch steps CPU tensors only. For GPU params use "
+            f"torch.optim.{opt if opt not in ('Lion', 'LAMB') else 'AdamW'}(..., fused=True), or keep "
+            f"a CPU copy of the params for the optimizer step (CPU offload, see docs/embedding.md)")
+    if p.is_sparse or p.layout != torch.strided:
+        raise ValueError(f"{where} has layout {p.layout}; fastopt.torch needs dense (strided) CPU tensors")
+    if p.dtype not in _DTYPES:
+        raise TypeError(f"{where} has dtype {p.dtype}; fastopt.torch accepts float32, float64, "
+                        f"bfloat16 and float16 params")
+    if not p.is_contiguous():
+        alt = f"torch.optim.{opt}" if opt not in ("Lion", "LAMB") else "an optimizer that accepts strided params"
+        raise ValueError(
+            f"{where} is not contiguous (strides {p.stride()}); fastopt updates params in place and "
+            f"never copies them. Make the params contiguous first (e.g. `p.data = p.data.contiguous()`, "
+            f"or model.to(memory_format=torch.contiguous_format)), or use {alt}")
+
+
+class _State(defaultdict):
+    """``optimizer.state`` (torch's ``defaultdict(dict)``) that counts assignments of a param's
+    state dict, so that a step sees in O(1) whether the cached views are still the state's
+    (``ZeroRedundancyOptimizer.load_state_dict`` assigns ``optim.state[param] = ...``)."""
+
+    __slots__ = ("version",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(dict, *args, **kwargs)
+        self.version = 0
+
+    def __setitem__(self, key, value):
+        self.version += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        self.version += 1
+        super().__delitem__(key)
+
+    def __reduce__(self):  # pickles (and deep-copies) as torch's plain defaultdict(dict)
+        return (defaultdict, (dict,), None, None, iter(self.items()))
+
+
+class _Group:
+    """The cached kernel arguments of one param group."""
+
+    __slots__ = ("group", "params_list", "nparams", "active", "ptrs", "grads", "gviews", "version",
+                 "parts", "states")
+
+
+class _Part:
+    """The params of one dtype within a group: one kernel call."""
+
+    __slots__ = ("idx", "pviews", "gviews", "master", "states", "steps", "steps_np", "uniform",
+                 "first", "first_any")
+
+
+try:  # torch's step-hook registries and profiler flag (private names: fall back to torch's wrapper)
+    from torch.autograd.profiler import _is_profiler_enabled  # noqa: F401
+    from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks
+
+    def _profiling() -> bool:
+        return torch.autograd.profiler._is_profiler_enabled
+except ImportError:  # pragma: no cover
+    _global_optimizer_pre_hooks = _global_optimizer_post_hooks = None
+
+
+class _FastoptOptimizer(Optimizer):
+    _kernel = ""          # fastopt kernel name
+    _has_step = True      # torch keeps state['step']
+
+    @staticmethod
+    def profile_hook_step(func):
+        """torch's step wrapper (profiler range, step pre/post hooks), entered only when it has
+        something to do: the profiler is on or a step hook is registered. Entering its
+        record_function range costs more than the rest of a small model's step."""
+        torch_wrapper = Optimizer.profile_hook_step(func)
+        if _global_optimizer_pre_hooks is None:  # pragma: no cover
+            return torch_wrapper
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            self = args[0]
+            if (_profiling() or _global_optimizer_pre_hooks or _global_optimizer_post_hooks
+                    or self._optimizer_step_pre_hooks or self._optimizer_step_post_hooks):
+                return torch_wrapper(*args, **kwargs)
+            out = func(*args, **kwargs)
+            self._optimizer_step_code()
+            return out
+
+        return wrapper
+
+    def __init__(self, params, defaults: Dict[str, Any]) -> None:
+        if defaults.get("differentiable"):
+            raise ValueError(f"fastopt.torch.{type(self).__name__}: differentiable=True is not supported "
+                             f"(use torch.optim.{type(self).__name__})")
+        if defaults.get("capturable"):
+            raise ValueError(f"fastopt.torch.{type(self).__name__}: capturable=True is for CUDA graphs; "
+                             f"fastopt steps CPU tensors (use torch.optim.{type(self).__name__})")
+        self._fo_cache: Optional[List[Optional[_Group]]] = None
+        super().__init__(params, defaults)
+        self.state = _State(self.state)
+
+    # ---- torch.optim.Optimizer hooks that change what the cache describes -------------------
+    def add_param_group(self, param_group: Dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        name = type(self).__name__
+        for i, p in enumerate(self.param_groups[-1]["params"]):
+            _check_param(name, p, i)
+        self._fo_cache = None
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        """torch's load_state_dict, except that the float32 state of bfloat16/float16 params
+        (the master copy, the moments) stays float32: torch would cast it to the param's dtype."""
+        self._fo_cache = None
+        keep = {}
+        saved_ids = [i for g in state_dict.get("param_groups", ()) for i in g["params"]]
+        params = [p for g in self.param_groups for p in g["params"]]
+        if len(saved_ids) == len(params):
+            for i, p in zip(saved_ids, params):
+                st = state_dict.get("state", {}).get(i)
+                if p.dtype in _LOWP and isinstance(st, dict):
+                    keep[p] = {k: v for k, v in st.items()
+                               if k != "step" and isinstance(v, torch.Tensor) and v.dtype == torch.float32}
+        super().load_state_dict(state_dict)
+        for p, saved in keep.items():
+            for k, v in saved.items():
+                self.state[p][k] = v.detach().to("cpu", copy=True)
+        self._fo_cache = None
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        super().__setstate__(state)
+        if not isinstance(self.state, _State):
+            self.state = _State(self.state)
+        self._fo_cache = None
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        # Drop the cached grad views first, so that set_to_none frees the grads' memory.
+        if self._fo_cache is not None:
+            for c in self._fo_cache:
+                if c is not None:
+                    c.grads = []
+                    c.gviews = []
+                    for part in c.parts:
+                        part.gviews = []
+        super().zero_grad(set_to_none)
+
+    # ---- per-optimizer parts -------------------------------------------------------------------
+    def _state_keys(self, group: Dict[str, Any]) -> List[Optional[str]]:
+        """torch's state keys of the kernel's state lists, in the kernel's order (None: unused)."""
+        raise NotImplementedError
+
+    def _kernel_states(self, group: Dict[str, Any], lists: List[Optional[list]]) -> list:
+        raise NotImplementedError
+
+    def _hyper(self, group: Dict[str, Any]) -> Dict[str, Any]:
+        raise NotImplementedError
+
+    def _init_value(self, group: Dict[str, Any], key: str) -> float:
+        return 0.0
+
+    def _kernel_name(self, group: Dict[str, Any]) -> str:
+        return self._kernel
+
+    # ---- the cache ---------------------------------------------------------------------------
+    def _build(self, group: Dict[str, Any], grads: list) -> _Group:
+        name = type(self).__name__
+        c = _Group()
+        c.group = group
+        c.params_list = group["params"]
+        c.nparams = len(group["params"])
+        active = [p for p, g in zip(group["params"], grads) if g is not None]
+        c.active = active
+        keys = self._state_keys(group)
+        state = self.state
+        pviews, masters, lists = [], [], [[] for _ in keys]
+        steps, first, kinds = [], [], []
+        stateless = not self._has_step and all(k is None for k in keys)
+        for i, p in enumerate(active):
+            _check_param(name, p, i)
+            pd = p.detach()
+            is_lowp = pd.dtype in _LOWP
+            # torch creates no state for a stateless step (SGD without momentum)
+            st = state[p] if not stateless or is_lowp else {}
+            sdtype = torch.float32 if is_lowp else pd.dtype
+            kinds.append(pd.dtype)
+            if is_lowp:
+                m = st.get(_MASTER)
+                if not (isinstance(m, torch.Tensor) and m.dtype == torch.float32 and m.shape == pd.shape
+                        and m.is_contiguous() and m.device.type == "cpu"):
+                    m = pd.to(torch.float32).contiguous()
+                    st[_MASTER] = m
+                masters.append(m.numpy())
+            else:
+                masters.append(None)
+            pviews.append(_view(pd))
+            is_first = False
+            for k, key in enumerate(keys):
+                if key is None:
+                    continue
+                buf = st.get(key)
+                if buf is None:
+                    if key == "momentum_buffer" and self._kernel == "sgd":
+                        is_first = True
+                    buf = torch.full_like(pd, self._init_value(group, key), dtype=sdtype,
+                                          memory_format=torch.contiguous_format)
+                    st[key] = buf
+                elif (not isinstance(buf, torch.Tensor) or buf.dtype != sdtype or not buf.is_contiguous()
+                      or buf.device.type != "cpu" or buf.shape != pd.shape):
+                    buf = torch.as_tensor(buf).to(device="cpu", dtype=sdtype).reshape(pd.shape).contiguous()
+                    st[key] = buf
+                lists[k].append(buf.numpy())
+            first.append(is_first)
+            if self._has_step:
+                s = st.get("step")
+                steps.append(float(s) if s is not None else 0.0)
+        # One kernel call per param dtype (torch groups by dtype the same way).
+        order: Dict[Any, List[int]] = {}
+        for i, kind in enumerate(kinds):
+            order.setdefault(kind, []).append(i)
+        c.parts = []
+        for idx in order.values():
+            part = _Part()
+            single = len(idx) == len(active)
+            pick = (lambda xs: xs) if single else (lambda xs, idx=idx: [xs[i] for i in idx])
+            part.idx = None if single else idx
+            part.pviews = pick(pviews)
+            part.master = pick(masters) if masters[idx[0]] is not None else None
+            part.states = self._kernel_states(group, [pick(lst) if key is not None else None
+                                                      for lst, key in zip(lists, keys)])
+            part.first = pick(first)
+            part.first_any = any(part.first)
+            part.gviews = []
+            # The step counters: 0-d float32 views into one tensor, incremented by one operation.
+            if self._has_step:
+                packed = torch.tensor(pick(steps), dtype=torch.float32)
+                for k, i in enumerate(idx):
+                    state[active[i]]["step"] = packed[k]
+                part.steps = packed
+                part.steps_np = packed.numpy()
+                part.uniform = bool((part.steps_np == part.steps_np[0]).all())
+            else:
+                part.steps = part.steps_np = None
+                part.uniform = True
+            c.parts.append(part)
+        c.states = c.parts[0].states if c.parts else None
+        c.ptrs = [p.data_ptr() for p in active]
+        c.version = state.version
+        c.grads = []
+        c.gviews = []
+        return c
+
+    def _grad_views(self, c: _Group, grads: list) -> None:
+        """Views of the grads that changed since the last step (all of them after
+        ``zero_grad(set_to_none=True)`` + backward). The fast path only makes the views (about
+        0.5 us a tensor): the kernel checks every dtype, shape and layout before it writes, and
+        when it refuses, ``_checked_grad_views`` rebuilds them with torch-level messages."""
+        old_g, old_v = c.grads, c.gviews
+        try:
+            if len(old_g) == len(grads):
+                c.gviews = [v if g is o else _view(g) for g, o, v in zip(grads, old_g, old_v)]
+            elif all(part.master is None for part in c.parts):
+                c.gviews = list(map(_numpy, grads))
+            else:
+                c.gviews = list(map(_view, grads))
+        except (TypeError, RuntimeError):  # not a CPU dense tensor, or requires grad
+            c.gviews = self._checked_grad_views(c, grads)
+        c.grads = grads
+        self._split_grad_views(c)
+
+    @staticmethod
+    def _split_grad_views(c: _Group) -> None:
+        for part in c.parts:
+            part.gviews = c.gviews if part.idx is None else [c.gviews[i] for i in part.idx]
+
+    def _checked_grad_views(self, c: _Group, grads: list) -> list:
+        name = type(self).__name__
+        views = []
+        for i, (p, g) in enumerate(zip(c.active, grads)):
+            if g.is_sparse:
+                raise RuntimeError(f"fastopt.torch.{name} does not support sparse gradients")
+            if g.device.type != "cpu":
+                raise ValueError(f"fastopt.torch.{name}: the grad of param {i} is on {g.device}; "
+                                 f"fastopt steps CPU tensors only")
+            if g.shape != p.shape:
+                raise ValueError(f"fastopt.torch.{name}: the grad of param {i} has shape {tuple(g.shape)}, "
+                                 f"the param {tuple(p.shape)}")
+            gd = g.detach()
+            want = p.dtype
+            if gd.dtype != want and not (gd.dtype in (torch.float32,) + _LOWP and want in (torch.float32,) + _LOWP):
+                raise TypeError(f"fastopt.torch.{name}: the grad of param {i} is {gd.dtype}, the param "
+                                f"{p.dtype}")
+            if not gd.is_contiguous():
+                gd = gd.contiguous()  # grads are only read: a copy is safe
+            views.append(_view(gd))
+        return views
+
+    def _group_cache(self, index: int, group: Dict[str, Any]) -> Optional[_Group]:
+        caches = self._fo_cache
+        if not isinstance(self.state, _State):  # replaced by someone: keep counting assignments
+            self.state = _State(self.state)
+        if (caches is None or len(caches) != len(self.param_groups) or self._fo_groups is not self.param_groups
+                or self._fo_state is not self.state):
+            caches = self._fo_cache = [None] * len(self.param_groups)
+            self._fo_groups = self.param_groups
+            self._fo_state = self.state
+        params = group["params"]
+        grads_all = [p.grad for p in params]
+        c = caches[index]
+        state = self.state
+        if c is not None and c.group is group and c.params_list is params and c.nparams == len(params):
+            full = len(c.active) == c.nparams
+            if full and len(c.grads) == c.nparams and all(map(_is, grads_all, c.grads)):
+                # the common case: every param active, the same grad tensors as last step
+                if state.version == c.version and list(map(_data_ptr, params)) == c.ptrs:
+                    return c
+                c = None
+            else:
+                grads = [g for g in grads_all if g is not None]
+                if len(grads) != len(c.active):
+                    c = None
+                elif not full:
+                    active = [p for p, g in zip(params, grads_all) if g is not None]
+                    if not all(map(_is, active, c.active)):
+                        c = None
+                if c is not None and (state.version != c.version or list(map(_data_ptr, c.active)) != c.ptrs):
+                    c = None
+        else:
+            c = None
+        if c is None:
+            with torch.no_grad():
+                c = caches[index] = self._build(group, grads_all)
+        grads = [g for g in grads_all if g is not None] if len(c.active) != c.nparams else grads_all
+        if not c.active:
+            return None
+        if len(c.grads) != len(grads) or not all(map(_is, grads, c.grads)):
+            self._grad_views(c, grads)
+        return c
+
+    # ---- the step ----------------------------------------------------------------------------
+    def step(self, closure: Optional[Callable[[], float]] = None):
+        """Perform a single optimization step (one fastopt kernel call per param group).
+
+        closure: a closure that re-evaluates the model and returns the loss (optional).
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for index, group in enumerate(self.param_groups):
+            c = self._group_cache(index, group)
+            if c is None:
+                continue
+            name, hyper = self._kernel_name(group), self._hyper(group)
+            for part in c.parts:
+                self._step_part(c, part, name, hyper)
+        return loss
+
+    def _step_part(self, c: _Group, part: _Part, name: str, hyper: Dict[str, Any]) -> None:
+        step: Any = 1
+        if part.steps_np is not None:
+            part.steps_np += 1
+            step = int(part.steps_np[0]) if part.uniform else part.steps_np.astype(np.int64)
+        first = part.first if part.first_any else False
+        try:
+            _core.optimizer_step(name, part.pviews, part.gviews, part.states, part.master, step, first, hyper,
+                                 1.0, None, None)
+        except (TypeError, ValueError):
+            # Nothing was written. Check the grads at the torch level (a strided grad is
+            # copied: grads are only read) and try once more; else undo the step count.
+            try:
+                c.gviews = self._checked_grad_views(c, c.grads)
+                self._split_grad_views(c)
+                _core.optimizer_step(name, part.pviews, part.gviews, part.states, part.master, step, first,
+                                     hyper, 1.0, None, None)
+            except Exception:
+                if part.steps_np is not None:
+                    part.steps_np -= 1
+                c.grads, c.gviews = [], []
+                raise
+        if part.first_any:
+            part.first = [False] * len(part.first)
+            part.first_any = False
+
+
+def _f(x) -> float:
+    return float(x)
+
+
+# ---- the optimizers ------------------------------------------------------------------------------
+
+class SGD(_FastoptOptimizer):
+    """``torch.optim.SGD`` (momentum, dampening, Nesterov, L2 weight decay, maximize), stepped by
+    ``fastopt.functional.sgd_``. State: ``momentum_buffer`` when momentum != 0, as torch."""
+
+    _kernel = "sgd"
+    _has_step = False
+
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: Optional[bool] = None, differentiable: bool = False,
+                 fused: Optional[bool] = None) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
+                        nesterov=nesterov, maximize=maximize, foreach=foreach,
+                        differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("nesterov", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", False)
+
+    def _state_keys(self, group):
+        return ["momentum_buffer" if group["momentum"] != 0 else None]
+
+    def _kernel_states(self, group, lists):
+        return [("momentum_buffers", lists[0])]
+
+    def _hyper(self, group):
+        return dict(lr=_f(group["lr"]), momentum=_f(group["momentum"]), dampening=_f(group["dampening"]),
+                    nesterov=bool(group["nesterov"]), weight_decay=_f(group["weight_decay"]),
+                    maximize=bool(group["maximize"]))
+
+    def _group_cache(self, index, group):
+        c = super()._group_cache(index, group)
+        # momentum switched on or off since the cache was built: rebuild
+        if c is not None and (c.states[0][1] is None) != (group["momentum"] == 0):
+            self._fo_cache[index] = None
+            c = super()._group_cache(index, group)
+        return c
+
+
+class Adagrad(_FastoptOptimizer):
+    """``torch.optim.Adagrad``, stepped by ``fastopt.functional.adagrad_``. State (created at
+    construction, as torch): ``step``, ``sum``."""
+
+    _kernel = "adagrad"
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10,
+                 foreach: Optional[bool] = None, *, maximize: bool = False,
+                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if lr_decay < 0.0:
+            raise ValueError(f"Invalid lr_decay value: {lr_decay}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if initial_accumulator_value < 0.0:
+            raise ValueError(f"Invalid initial_accumulator_value value: {initial_accumulator_value}")
+        if eps < 0.0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                state["step"] = torch.tensor(0.0, dtype=torch.float32)
+                sdtype = torch.float32 if p.dtype in _LOWP else p.dtype
+                state["sum"] = torch.full_like(p.detach(), group["initial_accumulator_value"], dtype=sdtype,
+                                               memory_format=torch.contiguous_format)
+
+    def _state_keys(self, group):
+        return ["sum"]
+
+    def _init_value(self, group, key):
+        return group["initial_accumulator_value"]
+
+    def _kernel_states(self, group, lists):
+        return [("state_sums", lists[0])]
+
+    def _hyper(self, group):
+        return dict(lr=_f(group["lr"]), lr_decay=_f(group["lr_decay"]), weight_decay=_f(group["weight_decay"]),
+                    eps=_f(group["eps"]), maximize=bool(group["maximize"]))
+
+
+class RMSprop(_FastoptOptimizer):
+    """``torch.optim.RMSprop`` (centered, momentum), stepped by ``fastopt.functional.rmsprop_``.
+    State: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0), ``grad_avg`` (centered)."""
+
+    _kernel = "rmsprop"
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False,
+                 capturable: bool = False, foreach: Optional[bool] = None, maximize: bool = False,
+                 differentiable: bool = False) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if eps < 0.0:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if alpha < 0.0:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
+                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
+                        maximize=maximize, differentiable=differentiable)
+        super().__init__(params, defaults)
+
+    def _state_keys(self, group):
+        return ["square_avg", "grad_avg" if group["centered"] else None,
+                "momentum_buffer" if group["momentum"] > 0 else None]
+
+    def _kernel_states(self, group, lists):
+        return [("square_avgs", lists[0]), ("grad_avgs", lists[1]), ("momentum_buffers", lists[2])]
+
+    def _hyper(self, group):
+        return dict(lr=_f(group["lr"]), alpha=_f(group["alpha"]), eps=_f(group["eps"]),
+                    weight_decay=_f(group["weight_decay"]), momentum=_f(group["momentum"]),
+                    centered=bool(group["centered"]), maximize=bool(group["maximize"]))
+
+
+class Adam(_FastoptOptimizer):
+    """``torch.optim.Adam`` (amsgrad, maximize, decoupled_weight_decay), stepped by
+    ``fastopt.functional.adam_`` (``adamw_`` when decoupled). State: ``step``, ``exp_avg``,
+    ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad)."""
+
+    _kernel = "adam"
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0, amsgrad: bool = False, *, foreach: Optional[bool] = None,
+                 maximize: bool = False, capturable: bool = False, differentiable: bool = False,
+                 fused: Optional[bool] = None, decoupled_weight_decay: bool = False) -> None:
+        _check_adam_args(lr, betas, eps, weight_decay)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
+        super().__init__(params, defaults)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        for group in self.param_groups:
+            group.setdefault("amsgrad", False)
+            group.setdefault("maximize", False)
+            group.setdefault("foreach", None)
+            group.setdefault("capturable", False)
+            group.setdefault("differentiable", False)
+            group.setdefault("fused", None)
+            group.setdefault("decoupled_weight_decay", type(self) is AdamW)
+
+    def _kernel_name(self, group):
+        return "adamw" if group.get("decoupled_weight_decay") else "adam"
+
+    def _state_keys(self, group):
+        return ["exp_avg", "exp_avg_sq", "max_exp_avg_sq" if group["amsgrad"] else None]
+
+    def _kernel_states(self, group, lists):
+        return [("exp_avgs", lists[0]), ("exp_avg_sqs", lists[1]), ("max_exp_avg_sqs", lists[2])]
+
+    def _hyper(self, group):
+        b1, b2 = group["betas"]
+        return dict(lr=_f(group["lr"]), beta1=_f(b1), beta2=_f(b2), eps=_f(group["eps"]),
+                    weight_decay=_f(group["weight_decay"]), amsgrad=bool(group["amsgrad"]),
+                    maximize=bool(group["maximize"]), decoupled=bool(group.get("decoupled_weight_decay")))
+
+    def _group_cache(self, index, group):
+        c = super()._group_cache(index, group)
+        if c is not None and (c.states[2][1] is None) == bool(group["amsgrad"]):
+            self._fo_cache[index] = None
+            c = super()._group_cache(index, group)
+        return c
+
+
+class AdamW(Adam):
+    """``torch.optim.AdamW`` (decoupled weight decay ``p *= 1 - lr * weight_decay``), stepped by
+    ``fastopt.functional.adamw_``. State as torch's: ``step``, ``exp_avg``, ``exp_avg_sq``,
+    ``max_exp_avg_sq`` (amsgrad)."""
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: Optional[bool] = None, capturable: bool = False, differentiable: bool = False,
+                 fused: Optional[bool] = None) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         foreach=foreach, maximize=maximize, capturable=capturable,
+                         differentiable=differentiable, fused=fused, decoupled_weight_decay=True)
+
+
+def _check_adam_args(lr, betas, eps, weight_decay) -> None:
+    if isinstance(lr, torch.Tensor) and lr.numel() != 1:
+        raise ValueError("Tensor lr must be 1-element")
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+class Lion(_FastoptOptimizer):
+    """Lion (Chen et al., 2023), stepped by ``fastopt.functional.lion_`` (same defaults).
+    State: ``exp_avg``."""
+
+    _kernel = "lion"
+    _has_step = False
+
+    def __init__(self, params, lr: float = 1e-4, betas=(0.9, 0.99), weight_decay: float = 0.0, *,
+                 maximize: bool = False) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= betas[0] <= 1.0 or not 0.0 <= betas[1] <= 1.0:
+            raise ValueError(f"Invalid betas: {betas}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize))
+
+    def _state_keys(self, group):
+        return ["exp_avg"]
+
+    def _kernel_states(self, group, lists):
+        return [("exp_avgs", lists[0])]
+
+    def _hyper(self, group):
+        b1, b2 = group["betas"]
+        return dict(lr=_f(group["lr"]), beta1=_f(b1), beta2=_f(b2), weight_decay=_f(group["weight_decay"]),
+                    maximize=bool(group["maximize"]))
+
+
+class LAMB(_FastoptOptimizer):
+    """LAMB (You et al., 2020), stepped by ``fastopt.functional.lamb_`` (same defaults).
+    State: ``step``, ``exp_avg``, ``exp_avg_sq``."""
+
+    _kernel = "lamb"
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-6,
+                 weight_decay: float = 0.0, bias_correction: bool = True, *, maximize: bool = False) -> None:
+        _check_adam_args(lr, betas, eps, weight_decay)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      bias_correction=bias_correction, maximize=maximize))
+
+    def _state_keys(self, group):
+        return ["exp_avg", "exp_avg_sq"]
+
+    def _kernel_states(self, group, lists):
+        return [("exp_avgs", lists[0]), ("exp_avg_sqs", lists[1])]
+
+    def _hyper(self, group):
+        b1, b2 = group["betas"]
+        return dict(lr=_f(group["lr"]), beta1=_f(b1), beta2=_f(b2), eps=_f(group["eps"]),
+                    weight_decay=_f(group["weight_decay"]), bias_correction=bool(group["bias_correction"]),
+                    maximize=bool(group["maximize"]))
