@@ -23,7 +23,7 @@ COLUMNS = {"kernel", "family", "size", "dtype", "threads", "fastopt_s", "numpy_s
 def quick_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("bench") / "quick.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "fastopt", "bench", "--quick", "--sizes", "2^14", "--repeat", "1",
+        [sys.executable, "-m", "fastopt", "bench", "--quick", "--sizes", "2^15", "--repeat", "1",
          "--min-time", "0.05", "--json", str(path)],
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
