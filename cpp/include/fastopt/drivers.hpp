@@ -68,13 +68,19 @@ template <class Body>
 void parallel_blocks(std::int64_t count, int threads, const Body& body) {
     const int team = threads < count ? threads : static_cast<int>(count);
     if (team <= 1) {
+        FpEnvScope fp;
         for (std::int64_t b = 0; b < count; ++b) body(b);
         return;
     }
 #if defined(_OPENMP)
-#pragma omp parallel for num_threads(team) schedule(static)
-    for (std::int64_t b = 0; b < count; ++b) body(b);
+#pragma omp parallel num_threads(team)
+    {
+        FpEnvScope fp;  // each worker computes in the IEEE default environment (parallel.hpp)
+#pragma omp for schedule(static)
+        for (std::int64_t b = 0; b < count; ++b) body(b);
+    }
 #else
+    FpEnvScope fp;
     for (std::int64_t b = 0; b < count; ++b) body(b);
 #endif
 }

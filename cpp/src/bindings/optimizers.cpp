@@ -302,6 +302,7 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
     StepReport report;
     {
         py::gil_scoped_release release;
+        FpEnvScope fp;
         report = optimizers().step(rq);
     }
     if (found_inf && report.found_inf) *found_inf = 1.0f;
@@ -345,10 +346,12 @@ double clip_grad_norm(py::handle grads_obj, double max_norm, double norm_type, b
     double norm;
     {
         py::gil_scoped_release release;
+        FpEnvScope fp;
         norm = optimizers().grad_norm(rq);
     }
     // The norm and the coefficient in the grads' precision, as torch computes them.
     double coef;
+    FpEnvScope fp;  // rounded as in the default environment whatever the caller's mode
     if (elem == Elem::f32) {
         const float n = static_cast<float>(norm);
         norm = n;
@@ -365,6 +368,7 @@ double clip_grad_norm(py::handle grads_obj, double max_norm, double norm_type, b
                               "`error_if_nonfinite=False`");
     if (!(coef >= 1.0)) {
         py::gil_scoped_release release;
+        FpEnvScope fp;
         optimizers().scale(rq, coef);
     }
     return norm;
