@@ -39,8 +39,9 @@ inline py::array float_input(py::handle obj, const std::string& fn, const char* 
                              "; expected float32 or float64");
     constexpr int kFlags = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
     if ((a.flags() & kFlags) != kFlags) a = py::array::ensure(a, kFlags);
-    if (!a.dtype().attr("isnative").cast<bool>())  // e.g. big-endian data: a native copy
-        a = py::module_::import("numpy").attr("ascontiguousarray")(a, a.dtype().attr("newbyteorder")("="));
+    if (!a.dtype().attr("isnative").cast<bool>())  // e.g. big-endian data: a native C-order copy
+        // (not ascontiguousarray: it turns a 0-d array into shape (1,))
+        a = a.attr("astype")(a.dtype().attr("newbyteorder")("="), "order"_a = "C");
     return a;
 }
 
