@@ -654,9 +654,10 @@ def step_expect_ok(params, grads, states) -> bool:
     pdt = params[0].dtype
     if pdt not in FLOAT_DTYPES or not pdt.isnative:
         return False
-    gdt = grads[0].dtype
+    storage = lambda dt: "bf16" if _is_bf16(dt) else dt  # noqa: E731  uint16 views and ml_dtypes' bfloat16 mix
+    gdt = storage(grads[0].dtype)
     for idx, (p, g) in enumerate(zip(params, grads)):
-        if p.dtype != pdt or g.dtype != gdt or not g.dtype.isnative:
+        if p.dtype != pdt or storage(g.dtype) != gdt or not g.dtype.isnative:
             return False
         if pdt == np.float64 and g.dtype != np.float64:
             return False
