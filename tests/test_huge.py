@@ -46,7 +46,7 @@ def need(nbytes: int) -> None:
 
 
 # indices where a 32-bit index would fail, and the ends
-PROBES = np.array([0, 1, 2**31 - 65, 2**31 - 1, 2**31, 2**31 + 1, 2**31 + 16, N - 1], dtype=np.int64)
+PROBES = np.array([0, 1, 2**31 - 65, 2**31 - 1, 2**31, 2**31 + 1, 2**31 + 8, N - 1], dtype=np.int64)
 
 
 @pytest.fixture(autouse=True)
@@ -65,7 +65,7 @@ def test_activation_and_clip_over_2_31_elements():
     x[PROBES] = probe_values
     F.relu(x, out=x)  # in place over 8.6 GB
     np.testing.assert_array_equal(x[PROBES], np.maximum(probe_values, 0))
-    assert x[2**31 + 100] == 0.0 and x[N - 2] == 0.0
+    assert x[2**31 + 3] == 0.0 and x[N - 2] == 0.0
 
     # the global norm over > 2**31 elements (float64 block sums), then the in-place scale
     x.fill(1.0)
@@ -92,7 +92,7 @@ def test_optimizer_step_over_2_31_elements():
     res = F.sgd_([p], [g], lr=0.25, weight_decay=0.0, max_grad_norm=None)
     assert res.grad_norm is None
     np.testing.assert_array_equal(p[PROBES], np.float32(0.5))
-    assert p[2**31 + 100] == np.float32(0.75) and p[N - 2] == np.float32(0.75) and p[5] == np.float32(0.75)
+    assert p[2**31 + 3] == np.float32(0.75) and p[N - 2] == np.float32(0.75) and p[5] == np.float32(0.75)
     # with clipping: the norm pass reads every element once more (float64 block sums)
     p.fill(1.0)
     g.fill(0x3F80)
