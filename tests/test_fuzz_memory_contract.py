@@ -823,3 +823,16 @@ def test_bad_scalar_arguments_are_type_errors(name, call):
     with pytest.raises((TypeError, ValueError)):
         call(a)
     assert [x[0].tobytes() for x in a] == before
+
+
+def test_found_inf_may_not_alias_a_step_array():
+    """found_inf is written (set to 1 on a non-finite grad) but was not in the disjointness
+    check: a found_inf viewing params[0][:1] had 1.0 written into the param."""
+    p = [np.full(4, 2.0, np.float32)]
+    g = [np.array([np.inf, 1, 1, 1], np.float32)]
+    m = [np.zeros(4, np.float32)]
+    for found_inf, target in ((p[0][:1], p), (g[0][1:2], g), (m[0][3:], m)):
+        before = [a[0].tobytes() for a in (p, g, m)]
+        with pytest.raises(ValueError, match="found_inf"):
+            F.sgd_(p, g, m, lr=0.1, momentum=0.9, found_inf=found_inf)
+        assert [a[0].tobytes() for a in (p, g, m)] == before

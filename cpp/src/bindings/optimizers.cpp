@@ -311,6 +311,11 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
         if (!f.writeable() || !(f.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
             throw py::value_error(fn + ": found_inf must be writeable and aligned");
         found_inf = static_cast<float*>(f.mutable_data());
+        const char* fp = reinterpret_cast<const char*>(found_inf);
+        for (const Span& sp : spans)  // it is written too: it may not lie in another array
+            if (fp < sp.hi && sp.lo < fp + sizeof(float))
+                throw py::value_error(fn + ": found_inf and " + sp.what() +
+                                      " share memory; found_inf must be a separate array");
         rq.skip_if_nonfinite = true;
         if (*found_inf != 0.0f) return py::make_tuple(py::none(), true, true);  // torch: skip
     }
