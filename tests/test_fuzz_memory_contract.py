@@ -555,8 +555,8 @@ class StepFamily:
     def __repr__(self) -> str:
         return self.name
 
-    def call(self, module, params, grads, states):
-        return getattr(module, self.name)(params, grads, *states, **self.kwargs)
+    def call(self, module, params, grads, states, **extra):
+        return getattr(module, self.name)(params, grads, *states, **self.kwargs, **extra)
 
 
 STEPS = [
@@ -572,7 +572,7 @@ STEPS = [
 POSITIVE_STATES = {"state_sums", "square_avgs", "exp_avg_sqs", "max_exp_avg_sqs"}
 
 STEP_ALIAS = ["none", "none", "none", "param_twice", "grad_is_param", "state_is_param", "state_is_grad",
-              "partial", "grads_share", "disjoint", "not_array", "bare"]
+              "partial", "grads_share", "disjoint", "not_array", "bare", "found_inf", "found_inf_in_param"]
 
 
 @st.composite
@@ -708,22 +708,36 @@ def test_step_contract(fam):
                                                  [name in POSITIVE_STATES for name in fam.states])
         single = alias == "bare" and len(params) == 1
         pa, ga, sa = (params[0], grads[0], [s[0] for s in states]) if single else (params, grads, states)
+        found_inf = None  # written by the step: must be a separate float32 array of one element
+        if alias == "found_inf":
+            found_inf = np.zeros(1, np.float32)
+        elif (alias == "found_inf_in_param" and rows[i][0].layout in PLAIN and isinstance(params[i], np.ndarray)
+              and params[i].dtype == np.float32 and params[i].size >= 1):
+            found_inf = alias_view(params[i], 0, (1,))
         ok = step_expect_ok(params, grads, states)
+        if found_inf is not None:
+            every = params + grads + [a for s in states for a in s]
+            ok = ok and not any(shares(found_inf, a) for a in every)
         note(f"{fam!r:>20} alias={alias} {'valid' if ok else 'refused'}")
+        extra = {} if found_inf is None else {"found_inf": found_inf}
         if ok:
             rp, rg, rs = _copies(params), _copies(grads), [_copies(s) for s in states]
+            ref_extra = {k: v.copy() for k, v in extra.items()}
             with np.errstate(all="ignore"):
-                fam.call(R, rp, rg, rs)
-        snap = bufs.snapshot()
+                fam.call(R, rp, rg, rs, **ref_extra)
+        snap = bufs.snapshot() + [found_inf.tobytes() if found_inf is not None else None]
         grads_before = [np.array(g, copy=True) for g in grads]
         try:
             with np.errstate(all="ignore"):
-                fam.call(F, pa, ga, sa)
+                fam.call(F, pa, ga, sa, **extra)
         except (TypeError, ValueError, IndexError) as e:
             assert not ok, f"{fam!r}: refused a valid call ({alias}): {type(e).__name__}: {e}"
-            assert bufs.snapshot() == snap, f"{fam!r}: raised {type(e).__name__} ({e}) but changed an argument"
+            after = bufs.snapshot() + [found_inf.tobytes() if found_inf is not None else None]
+            assert after == snap, f"{fam!r}: raised {type(e).__name__} ({e}) but changed an argument"
             return
         assert ok, f"{fam!r}: accepted a call the contract refuses (alias={alias}, rows={rows})"
+        if found_inf is not None:
+            assert found_inf.tobytes() == ref_extra["found_inf"].tobytes(), (found_inf, ref_extra["found_inf"])
         for t in range(len(params)):
             _close(params[t], rp[t], f"params[{t}]")
             for j, name in enumerate(fam.states):
