@@ -850,3 +850,118 @@ def test_found_inf_may_not_alias_a_step_array():
         with pytest.raises(ValueError, match="found_inf"):
             F.sgd_(p, g, m, lr=0.1, momentum=0.9, found_inf=found_inf)
         assert [a[0].tobytes() for a in (p, g, m)] == before
+
+
+# --------------------------------------------------------------------------------------------
+# Mixed precision: bfloat16/float16 params with float32 master copies
+# --------------------------------------------------------------------------------------------
+
+LOWP = [np.dtype(np.float16), np.dtype(np.uint16)] + ([BF16] if BF16 is not None else [])
+MIXED_STEPS = [STEPS[0], STEPS[3], STEPS[5]]  # sgd_, adam_ (amsgrad, clipping), lion_
+MIXED_ALIAS = ["none", "none", "master_over_param", "master_twice", "state_is_master", "grad_in_master",
+               "param_twice", "bare"]
+
+
+def _as_f32(a: np.ndarray) -> np.ndarray:
+    if _is_bf16(a.dtype):
+        return (np.ascontiguousarray(a).view(np.uint16).astype(np.uint32) << 16).view(np.float32)
+    return np.asarray(a, dtype=np.float32)
+
+
+@st.composite
+def mixed_call(draw, n_states: int):
+    seed = draw(st.integers(0, 2**32 - 1))
+    low = draw(st.sampled_from(LOWP))
+    count = draw(st.integers(1, 3))
+    clean = draw(st.integers(0, 1)) == 0
+    grad_main = draw(st.sampled_from([np.dtype(np.float32), low]))
+    rows = []
+    for _ in range(count):
+        shp = draw(small_or_big_shape())
+        p = draw(spec_for(low, shp, input_only=False, p_bad=12, clean=clean))
+        m = draw(spec_for(np.dtype(np.float32), shp, input_only=False, p_bad=12, clean=clean))
+        g = draw(spec_for(grad_main, shp, input_only=False, p_bad=12, clean=clean))
+        s = [draw(spec_for(np.dtype(np.float32), shp, input_only=False, p_bad=12, clean=clean))
+             for _ in range(n_states)]
+        rows.append((p, m, g, s))
+    return seed, rows, draw(st.sampled_from(MIXED_ALIAS)), draw(st.integers(0, count - 1))
+
+
+@pytest.mark.parametrize("fam", MIXED_STEPS, ids=repr)
+def test_mixed_precision_step_contract(fam):
+    n_states = len(fam.states)
+    positive = [name in POSITIVE_STATES for name in fam.states]
+
+    @examples(150)
+    @given(call=mixed_call(n_states))
+    def run(call):
+        seed, rows, alias, i = call
+        rng = np.random.default_rng(seed)
+        bufs = Buffers()
+        params, masters, grads = [], [], []
+        states: List[List[Any]] = [[] for _ in range(n_states)]
+        for p, m, g, s in rows:
+            params.append(make(p, bufs, rng))
+            master = make(m, bufs, rng)
+            if isinstance(params[-1], np.ndarray) and isinstance(master, np.ndarray) and master.dtype == np.float32 \
+                    and master.shape == params[-1].shape and master.flags.writeable and params[-1].dtype in LOWP:
+                master[...] = _as_f32(params[-1])  # a master copy holds the param's value
+            masters.append(master)
+            grads.append(make(g, bufs, rng))
+            for j, sp in enumerate(s):
+                a = make(sp, bufs, rng)
+                if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.flags.writeable:
+                    a[...] = np.abs(a) + 1 if positive[j] else a / 16
+                states[j].append(a)
+        plain = rows[i][1].layout in PLAIN and isinstance(masters[i], np.ndarray) and masters[i].dtype == np.float32
+        if alias == "master_over_param" and plain and masters[i].size >= 1:
+            masters[i] = alias_view(masters[i], 0)  # a fresh view object; the param becomes its uint16 view
+            params[i] = masters[i].view(np.uint16)[..., : params[i].shape[-1]] if params[i].ndim else params[i]
+        elif alias == "master_twice" and len(masters) >= 2:
+            masters[(i + 1) % len(masters)] = masters[i]
+        elif alias == "state_is_master" and n_states:
+            states[0][i] = masters[i]
+        elif alias == "grad_in_master" and plain and masters[i].size >= 1:
+            grads[i] = masters[i]
+        elif alias == "param_twice" and len(params) >= 2:
+            params[(i + 1) % len(params)] = params[i]
+
+        every = params + masters + grads + [a for s in states for a in s]
+        ok = all(isinstance(a, np.ndarray) for a in every)
+        if ok:
+            cls = lambda dt: "bf16" if _is_bf16(dt) else dt  # noqa: E731
+            p_cls, g_cls = cls(params[0].dtype), cls(grads[0].dtype)
+            ok = p_cls in ("bf16", np.dtype(np.float16)) and g_cls in ("bf16", np.dtype(np.float16), np.dtype(np.float32))
+            for t in range(len(params)):
+                p = params[t]
+                ok = ok and cls(p.dtype) == p_cls and cls(grads[t].dtype) == g_cls and p.dtype.isnative
+                ok = ok and writable_ok(p, p.dtype, p.shape) and writable_ok(masters[t], np.dtype(np.float32), p.shape)
+                ok = ok and grads[t].shape == p.shape and grads[t].flags.c_contiguous and grads[t].flags.aligned
+                ok = ok and all(writable_ok(s[t], np.dtype(np.float32), p.shape) for s in states)
+            ok = ok and not any(shares(every[x], every[y]) for x in range(len(every)) for y in range(x + 1, len(every)))
+        note(f"{fam!r:>20} mixed alias={alias} {'valid' if ok else 'refused'}")
+        if ok:
+            rp, rm, rg, rs = _copies(params), _copies(masters), _copies(grads), [_copies(s) for s in states]
+            with np.errstate(all="ignore"):
+                fam.call(R, rp, rg, rs, master_params=rm)
+        snap = bufs.snapshot()
+        single = alias == "bare" and len(params) == 1
+        args = (params[0], grads[0], [s[0] for s in states], masters[0]) if single else (params, grads, states, masters)
+        try:
+            with np.errstate(all="ignore"):
+                fam.call(F, args[0], args[1], args[2], master_params=args[3])
+        except (TypeError, ValueError, IndexError) as e:
+            assert not ok, f"{fam!r}: refused a valid mixed call ({alias}): {type(e).__name__}: {e}"
+            assert bufs.snapshot() == snap, f"{fam!r}: raised {type(e).__name__} ({e}) but changed an argument"
+            return
+        assert ok, f"{fam!r}: accepted a mixed call the contract refuses (alias={alias}, rows={rows})"
+        for t in range(len(params)):
+            _close(masters[t], rm[t], f"master_params[{t}]")
+            for j, name in enumerate(fam.states):
+                _close(states[j][t], rs[j][t], f"{name}[{t}]")
+            # the low-precision params are the masters rounded: equal bits unless a master
+            # differs from the reference's by rounding and sits on a rounding boundary
+            got, exp = _as_f32(params[t]), _as_f32(rp[t])
+            np.testing.assert_allclose(got, exp, rtol=2.0**-7, atol=1e-6, err_msg=f"params[{t}]")
+
+    run()
