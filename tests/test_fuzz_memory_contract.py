@@ -25,7 +25,7 @@ Adding a kernel family is one table row: a :class:`Family` with the public name,
 its arguments and the call (losses land here when they do: inputs like the activations'
 backward, ``out`` or a tuple result).
 
-Profiles: ``FASTOPT_FUZZ_PROFILE=ci`` (default: about 4,300 examples over the module, the same
+Profiles: ``FASTOPT_FUZZ_PROFILE=ci`` (default: about 4,750 examples over the module, the same
 ones every run) or ``long`` (50x more, fresh random examples, for a run on demand); ``dev``
 for a quick look. ``FASTOPT_FUZZ_STATS=1`` prints how often each aliasing mode was valid or
 refused.
