@@ -637,8 +637,12 @@ def build_step(rows, alias, i, k, shift, rng, n_states, positive=()):
         v = alias_view(params[i], params[i].size)  # same buffer, right after: no sharing
         if v.dtype == (states[k][i].dtype if n_states and arrays(states[k][i]) else grads[i].dtype):
             _fill(v, rng)
-            np.abs(v, out=v)
-            v += 1
+            if v.dtype.kind == "f":  # the same value ranges as build_step's own (bool/int views stay as filled)
+                if not n_states or (k < len(positive) and positive[k]):
+                    np.abs(v, out=v)
+                    v += 1
+                else:
+                    v /= 16
             if n_states:
                 states[k][i] = v
             else:
