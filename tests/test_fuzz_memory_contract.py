@@ -920,7 +920,8 @@ def test_mixed_precision_step_contract(fam):
         plain = rows[i][1].layout in PLAIN and isinstance(masters[i], np.ndarray) and masters[i].dtype == np.float32
         if alias == "master_over_param" and plain and masters[i].size >= 1:
             masters[i] = alias_view(masters[i], 0)  # a fresh view object; the param becomes its uint16 view
-            params[i] = masters[i].view(np.uint16)[..., : params[i].shape[-1]] if params[i].ndim else params[i]
+            if masters[i].ndim and isinstance(params[i], np.ndarray) and params[i].ndim:
+                params[i] = masters[i].view(np.uint16)[..., : params[i].shape[-1]]
         elif alias == "master_twice" and len(masters) >= 2:
             masters[(i + 1) % len(masters)] = masters[i]
         elif alias == "state_is_master" and n_states:
