@@ -5,6 +5,11 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define FASTOPT_HAVE_ATFORK 1
+#endif
+
 #if defined(FASTOPT_HAVE_OPENMP)
 #include <omp.h>
 #endif
@@ -77,6 +82,21 @@ int default_threads() {
 
 std::atomic<int> g_threads{default_threads()};
 
+// Fork safety. GNU libgomp's thread pool does not survive fork(): a child that enters a
+// parallel region after the parent ran one waits forever for workers that do not exist in
+// it. So a forked child (os.fork, multiprocessing's "fork" start method) runs every kernel on
+// the calling thread: the thread count is pinned to 1 there, and set_num_threads cannot raise
+// it. This flag is part of the thread-count state (set only by the pthread_atfork handler).
+std::atomic<bool> g_forked_child{false};
+
+#if defined(FASTOPT_HAVE_ATFORK)
+void on_fork_child() {
+    g_forked_child.store(true);
+    g_threads.store(1);
+}
+[[maybe_unused]] const bool g_atfork_registered = pthread_atfork(nullptr, nullptr, &on_fork_child) == 0;
+#endif
+
 std::string join(const std::vector<std::string>& v) {
     std::string s;
     for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
@@ -141,11 +161,13 @@ int num_threads() { return g_threads.load(std::memory_order_relaxed); }
 void set_num_threads(int n) {
     if (n < 1) throw std::invalid_argument("set_num_threads: n must be >= 1, got " + std::to_string(n));
 #if defined(FASTOPT_HAVE_OPENMP)
-    g_threads.store(n);
+    g_threads.store(g_forked_child.load() ? 1 : n);  // see on_fork_child
 #else
     g_threads.store(1);  // a serial build runs everything on the calling thread
 #endif
 }
+
+bool forked_child() { return g_forked_child.load(); }
 
 bool openmp_enabled() {
 #if defined(FASTOPT_HAVE_OPENMP)

@@ -33,7 +33,10 @@ void init_isa_from_env();
 
 // Threads used by kernels: starts at OpenMP's default (OMP_NUM_THREADS if set).
 int num_threads();
-void set_num_threads(int n);  // n >= 1
+void set_num_threads(int n);  // n >= 1; no effect beyond 1 in a forked child
+// True in a process forked (os.fork, multiprocessing "fork") from one that loaded fastopt:
+// there every kernel runs on the calling thread (libgomp's pool does not survive fork).
+bool forked_child();
 bool openmp_enabled();
 
 }  // namespace fastopt

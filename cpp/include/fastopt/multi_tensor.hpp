@@ -55,12 +55,14 @@ template <class Body>
 int for_each_block(const TensorBlocks& blocks, int threads, const Body& body) {
     const int team = threads_for(blocks.total, kGrain, threads);
     if (team <= 1 || blocks.count <= 1) {
+        FpEnvScope fp;
         for (std::int64_t b = 0; b < blocks.count; ++b) body(b, 0);
         return 1;
     }
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(team)
     {
+        FpEnvScope fp;  // each worker computes in the IEEE default environment (parallel.hpp)
         const std::int64_t t = omp_get_thread_num();
         const std::int64_t lo = blocks.total * t / team;
         const std::int64_t hi = blocks.total * (t + 1) / team;
@@ -75,6 +77,7 @@ int for_each_block(const TensorBlocks& blocks, int threads, const Body& body) {
     }
     return team;
 #else
+    FpEnvScope fp;
     for (std::int64_t b = 0; b < blocks.count; ++b) body(b, 0);
     return 1;
 #endif

@@ -16,6 +16,14 @@
 // `threads` is passed in explicitly (fastopt's runtime keeps the process-wide setting);
 // kernels never read OpenMP's per-thread ICVs, so a Python thread that never called
 // set_num_threads still gets the configured count.
+//
+// The floating-point environment: every thread that runs a kernel body (the caller and each
+// OpenMP worker) does so inside an FpEnvScope, which switches to the IEEE default (round to
+// nearest, no flush-to-zero, no denormals-are-zero, all exceptions masked) and restores the
+// thread's own state afterwards, status flags included. So results do not depend on a mode
+// the caller set (torch.set_flush_denormal, fesetround) nor on the thread count (OpenMP
+// workers keep the MXCSR they were created with, not the caller's current one), and the
+// caller's environment is the same after every call as before.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +33,48 @@
 #if defined(_OPENMP)
 #include <omp.h>
 #endif
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define FASTOPT_HAVE_MXCSR 1
+#else
+#include <cfenv>
+#endif
 
 FASTOPT_NAMESPACE_BEGIN
+
+#if defined(FASTOPT_HAVE_MXCSR)
+// MXCSR at process start: all six exceptions masked, round to nearest, FTZ and DAZ off.
+constexpr unsigned kDefaultMxcsr = 0x1F80u;
+
+class FpEnvScope {
+   public:
+    FpEnvScope() : saved_(_mm_getcsr()) {
+        if (saved_ != kDefaultMxcsr) _mm_setcsr(kDefaultMxcsr);
+    }
+    ~FpEnvScope() {
+        if (_mm_getcsr() != saved_) _mm_setcsr(saved_);  // also drops the kernel's status flags
+    }
+    FpEnvScope(const FpEnvScope&) = delete;
+    FpEnvScope& operator=(const FpEnvScope&) = delete;
+
+   private:
+    unsigned saved_;
+};
+#else
+class FpEnvScope {
+   public:
+    FpEnvScope() {
+        std::fegetenv(&saved_);
+        std::fesetenv(FE_DFL_ENV);
+    }
+    ~FpEnvScope() { std::fesetenv(&saved_); }
+    FpEnvScope(const FpEnvScope&) = delete;
+    FpEnvScope& operator=(const FpEnvScope&) = delete;
+
+   private:
+    std::fenv_t saved_;
+};
+#endif
 
 // Elements per chunk-boundary unit: a multiple of every vector width we compile for.
 constexpr std::int64_t kAlign = 64;
@@ -46,6 +94,7 @@ void parallel_for(std::int64_t n, std::int64_t grain, int threads, const Body& b
     if (n <= 0) return;
     const int team = threads_for(n, grain, threads);
     if (team <= 1) {
+        FpEnvScope fp;
         body(std::int64_t{0}, n);
         return;
     }
@@ -55,6 +104,7 @@ void parallel_for(std::int64_t n, std::int64_t grain, int threads, const Body& b
     const std::int64_t per = (units + team - 1) / team;
 #pragma omp parallel num_threads(team)
     {
+        FpEnvScope fp;
         const std::int64_t t = omp_get_thread_num();
         const std::int64_t begin = t * per * kAlign;
         std::int64_t end = begin + per * kAlign;
@@ -62,6 +112,7 @@ void parallel_for(std::int64_t n, std::int64_t grain, int threads, const Body& b
         if (begin < end) body(begin, end);
     }
 #else
+    FpEnvScope fp;
     body(std::int64_t{0}, n);
 #endif
 }

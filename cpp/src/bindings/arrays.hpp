@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "fastopt/parallel.hpp"  // FpEnvScope
 #include "pybind.hpp"
 
 namespace fastopt {
@@ -38,18 +39,21 @@ inline py::array float_input(py::handle obj, const std::string& fn, const char* 
                              "; expected float32 or float64");
     constexpr int kFlags = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
     if ((a.flags() & kFlags) != kFlags) a = py::array::ensure(a, kFlags);
-    if (!a.dtype().attr("isnative").cast<bool>())  // e.g. big-endian data: a native copy
-        a = py::module_::import("numpy").attr("ascontiguousarray")(a, a.dtype().attr("newbyteorder")("="));
+    if (!a.dtype().attr("isnative").cast<bool>())  // e.g. big-endian data: a native C-order copy
+        // (not ascontiguousarray: it turns a 0-d array into shape (1,))
+        a = a.attr("astype")(a.dtype().attr("newbyteorder")("="), "order"_a = "C");
     return a;
 }
 
 inline Dtype dtype_of(const py::array& a) { return a.itemsize() == 4 ? Dtype::f32 : Dtype::f64; }
 
-// Runs body(T{}) with T the C++ type of `dt`, with the GIL released. The body gets raw
+// Runs body(T{}) with T the C++ type of `dt`, with the GIL released, in the IEEE default
+// floating-point environment (restored afterwards; see parallel.hpp). The body gets raw
 // pointers taken beforehand and must not touch any Python object.
 template <class Body>
 void run_nogil(Dtype dt, const Body& body) {
     py::gil_scoped_release release;
+    FpEnvScope fp;  // the caller's FTZ/DAZ/rounding neither leak in nor get changed
     if (dt == Dtype::f32)
         body(float{});
     else

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <stdexcept>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -113,28 +114,44 @@ void check_disjoint(std::vector<Span>& spans, const std::string& fn) {
                                   " share memory; every param, grad and state buffer must be a separate array");
 }
 
+// A scalar argument as T; a value pybind11 cannot convert (a str, None, 1.5 for an int, an int
+// beyond 64 bits) is a TypeError naming the argument, not pybind11's RuntimeError.
+template <class T>
+T scalar_as(py::handle obj, const std::string& fn, const char* name) {
+    try {
+        return obj.cast<T>();
+    } catch (const py::cast_error&) {
+        const char* what = std::is_same<T, bool>::value       ? "a bool"
+                           : std::is_integral<T>::value ? "an int (64-bit)"
+                                                        : "a real number";
+        throw py::type_error(fn + ": " + name + " must be " + what + ", got " +
+                             py::str(py::type::handle_of(obj)).cast<std::string>() + " " +
+                             py::repr(obj).cast<std::string>());
+    }
+}
+
 template <class T>
 std::vector<T> per_tensor(py::handle obj, std::size_t count, const std::string& fn, const char* name) {
     std::vector<T> v;
     if (py::isinstance<py::sequence>(obj) || py::isinstance<py::array>(obj)) {
         if (py::isinstance<py::array>(obj) && py::reinterpret_borrow<py::array>(obj).ndim() == 0) {
-            v.assign(count, obj.cast<T>());
+            v.assign(count, scalar_as<T>(obj, fn, name));
             return v;
         }
-        for (py::handle item : obj) v.push_back(item.cast<T>());
+        for (py::handle item : obj) v.push_back(scalar_as<T>(item, fn, name));
         if (v.size() != count)
             throw py::value_error(fn + ": " + name + " has " + std::to_string(v.size()) + " entries for " +
                                   std::to_string(count) + " params");
     } else {
-        v.assign(count, obj.cast<T>());
+        v.assign(count, scalar_as<T>(obj, fn, name));
     }
     return v;
 }
 
-OptimHyper parse_hyper(const py::dict& d) {
+OptimHyper parse_hyper(const py::dict& d, const std::string& fn) {
     OptimHyper h;
-    auto num = [&](const char* k, double& f) { if (d.contains(k)) f = d[k].cast<double>(); };
-    auto flag = [&](const char* k, bool& f) { if (d.contains(k)) f = d[k].cast<bool>(); };
+    auto num = [&](const char* k, double& f) { if (d.contains(k)) f = scalar_as<double>(d[k], fn, k); };
+    auto flag = [&](const char* k, bool& f) { if (d.contains(k)) f = scalar_as<bool>(d[k], fn, k); };
     num("lr", h.lr); num("beta1", h.beta1); num("beta2", h.beta2); num("eps", h.eps);
     num("weight_decay", h.weight_decay); num("momentum", h.momentum); num("dampening", h.dampening);
     num("alpha", h.alpha); num("lr_decay", h.lr_decay);
@@ -160,7 +177,7 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
     const std::string fn = "fastopt.functional." + name + "_";
     StepRequest rq;
     rq.opt = parse_optimizer(name);
-    rq.hyper = parse_hyper(hyper);
+    rq.hyper = parse_hyper(hyper, fn);
 
     std::vector<py::array> params = as_list(params_obj, fn, "params");
     std::vector<py::array> grads = as_list(grads_obj, fn, "grads");
@@ -278,7 +295,7 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
         throw py::value_error(fn + ": grad_scale must be a positive finite number, got " + std::to_string(grad_scale));
     rq.grad_scale = grad_scale;
     if (!max_grad_norm.is_none()) {
-        rq.max_grad_norm = max_grad_norm.cast<double>();
+        rq.max_grad_norm = scalar_as<double>(max_grad_norm, fn, "max_grad_norm");
         if (!(rq.max_grad_norm > 0))
             throw py::value_error(fn + ": max_grad_norm must be > 0, got " + std::to_string(rq.max_grad_norm));
     }
@@ -294,6 +311,11 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
         if (!f.writeable() || !(f.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
             throw py::value_error(fn + ": found_inf must be writeable and aligned");
         found_inf = static_cast<float*>(f.mutable_data());
+        const char* fp = reinterpret_cast<const char*>(found_inf);
+        for (const Span& sp : spans)  // it is written too: it may not lie in another array
+            if (fp < sp.hi && sp.lo < fp + sizeof(float))
+                throw py::value_error(fn + ": found_inf and " + sp.what() +
+                                      " share memory; found_inf must be a separate array");
         rq.skip_if_nonfinite = true;
         // Set on entry (a GradScaler found inf): skip, as torch does; the grads were not read.
         if (*found_inf != 0.0f) return py::make_tuple(py::none(), false, true);
@@ -303,6 +325,7 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
     StepReport report;
     {
         py::gil_scoped_release release;
+        FpEnvScope fp;
         report = optimizers().step(rq);
     }
     if (found_inf && report.found_inf) *found_inf = 1.0f;
@@ -346,10 +369,12 @@ double clip_grad_norm(py::handle grads_obj, double max_norm, double norm_type, b
     double norm;
     {
         py::gil_scoped_release release;
+        FpEnvScope fp;
         norm = optimizers().grad_norm(rq);
     }
     // The norm and the coefficient in the grads' precision, as torch computes them.
     double coef;
+    FpEnvScope fp;  // rounded as in the default environment whatever the caller's mode
     if (elem == Elem::f32) {
         const float n = static_cast<float>(norm);
         norm = n;
@@ -366,6 +391,7 @@ double clip_grad_norm(py::handle grads_obj, double max_norm, double norm_type, b
                               "`error_if_nonfinite=False`");
     if (!(coef >= 1.0)) {
         py::gil_scoped_release release;
+        FpEnvScope fp;
         optimizers().scale(rq, coef);
     }
     return norm;

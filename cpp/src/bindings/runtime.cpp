@@ -92,6 +92,26 @@ double sum(py::handle x_obj) {
     return total;
 }
 
+// Test-only access to the calling thread's MXCSR (x86-64), so the tests can check that no
+// kernel changes the caller's floating-point environment. -1 where there is no MXCSR.
+long long get_mxcsr() {
+#if defined(FASTOPT_HAVE_MXCSR)
+    return static_cast<long long>(_mm_getcsr());
+#else
+    return -1;
+#endif
+}
+
+void set_mxcsr(unsigned value) {
+#if defined(FASTOPT_HAVE_MXCSR)
+    if (value > 0xFFFFu) throw py::value_error("_set_mxcsr: MXCSR is 16 bits");
+    _mm_setcsr(value);
+#else
+    (void)value;
+    throw py::value_error("_set_mxcsr: this CPU has no MXCSR");
+#endif
+}
+
 }  // namespace
 
 void register_runtime(py::module_& m) {
@@ -115,6 +135,8 @@ void register_runtime(py::module_& m) {
         },
         "name"_a, "Test-only: run the kernels of another ISA this CPU supports.");
     m.def("_isas_supported", &isas_supported);
+    m.def("_mxcsr", &get_mxcsr, "Test-only: the calling thread's MXCSR (-1 without one).");
+    m.def("_set_mxcsr", &set_mxcsr, "value"_a, "Test-only: set the calling thread's MXCSR.");
     m.def("_build_info", &build_info);
     m.def("kernels", &kernel_names, "Names of the public kernels registered in C++ (kernels.def).");
     m.def("_copy", &copy, "x"_a, "out"_a = py::none(),

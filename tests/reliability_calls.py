@@ -1,0 +1,155 @@
+"""One representative call of every public kernel, shared by the reliability tests
+(floating-point environment, fork, leaks, concurrency, PyTorch coexistence).
+
+Each :class:`Case` makes its arrays with ``setup(rng, n, dtype)`` and runs with
+``call(module, arrays)``, where ``module`` is ``fastopt.functional`` (or ``fastopt.reference``:
+the twins share signatures). :func:`outcome` turns the arrays and the return value into bytes
+so two runs can be compared bitwise. Not a test module (no ``test_`` prefix); the memory
+contract fuzzer has its own, richer table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List
+
+import numpy as np
+
+Arrays = Dict[str, Any]
+
+
+def values(rng, n: int, dtype) -> np.ndarray:
+    """N(0, 2) with some subnormals, zeros and large values: flush-to-zero, denormals-are-zero
+    and the rounding mode all change the result of a kernel that inherits them."""
+    dtype = np.dtype(dtype)
+    x = rng.standard_normal(n) * 2.0
+    tiny = float(np.finfo(dtype).smallest_normal)
+    pick = rng.random(n)
+    x[pick < 0.15] *= tiny / 4  # subnormal
+    x[(pick >= 0.15) & (pick < 0.2)] = 0.0
+    x[(pick >= 0.2) & (pick < 0.25)] *= 1e3
+    return x.astype(dtype)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    setup: Callable[[Any, int, Any], Arrays]
+    call: Callable[[Any, Arrays], Any]
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def _unary(rng, n, dt):
+    return {"x": values(rng, n, dt)}
+
+
+def _binary(rng, n, dt):
+    return {"g": values(rng, n, dt), "x": values(rng, n, dt)}
+
+
+def _with_y(forward):
+    def setup(rng, n, dt):
+        x = values(rng, n, dt)
+        return {"g": values(rng, n, dt), "y": forward(x)}
+
+    return setup
+
+
+def _sigmoid(x):
+    with np.errstate(over="ignore"):
+        return (1.0 / (1.0 + np.exp(-x))).astype(x.dtype)
+
+
+def _prelu(rng, n, dt):
+    rows = max(1, n // 8)
+    return {"g": values(rng, rows * 8, dt).reshape(rows, 8), "x": values(rng, rows * 8, dt).reshape(rows, 8),
+            "w": np.linspace(-0.5, 0.5, 8).astype(dt)}
+
+
+def _optim(*states):
+    """params, grads and the named state arrays (small positive second moments)."""
+
+    def setup(rng, n, dt):
+        sizes = [n, max(1, n // 3), 7]
+        a = {"p": [values(rng, s, dt) for s in sizes], "g": [values(rng, s, dt) for s in sizes]}
+        for name in states:
+            a[name] = [np.abs(values(rng, s, dt)) if name in ("v", "vmax", "sum", "sq") else values(rng, s, dt)
+                       for s in sizes]
+        return a
+
+    return setup
+
+
+ACTIVATIONS: List[Case] = [
+    Case("sigmoid", _unary, lambda m, a: m.sigmoid(a["x"])),
+    Case("tanh", _unary, lambda m, a: m.tanh(a["x"])),
+    Case("relu", _unary, lambda m, a: m.relu(a["x"])),
+    Case("leaky_relu", _unary, lambda m, a: m.leaky_relu(a["x"], 0.1)),
+    Case("softplus", _unary, lambda m, a: m.softplus(a["x"], beta=2.0, threshold=10.0)),
+    Case("elu", _unary, lambda m, a: m.elu(a["x"], alpha=1.5)),
+    Case("gelu", _unary, lambda m, a: m.gelu(a["x"])),
+    Case("gelu_tanh", _unary, lambda m, a: m.gelu(a["x"], approximate="tanh")),
+    Case("silu", _unary, lambda m, a: m.silu(a["x"])),
+    Case("prelu", _prelu, lambda m, a: m.prelu(a["x"], a["w"])),
+    Case("sigmoid_backward", _with_y(_sigmoid), lambda m, a: m.sigmoid_backward(a["g"], a["y"])),
+    Case("tanh_backward", _with_y(np.tanh), lambda m, a: m.tanh_backward(a["g"], a["y"])),
+    Case("relu_backward", _binary, lambda m, a: m.relu_backward(a["g"], a["x"])),
+    Case("leaky_relu_backward", _binary, lambda m, a: m.leaky_relu_backward(a["g"], a["x"], 0.1)),
+    Case("softplus_backward", _binary, lambda m, a: m.softplus_backward(a["g"], a["x"], beta=2.0, threshold=10.0)),
+    Case("elu_backward", _binary, lambda m, a: m.elu_backward(a["g"], a["x"], alpha=1.5)),
+    Case("gelu_backward", _binary, lambda m, a: m.gelu_backward(a["g"], a["x"])),
+    Case("gelu_tanh_backward", _binary, lambda m, a: m.gelu_backward(a["g"], a["x"], approximate="tanh")),
+    Case("silu_backward", _binary, lambda m, a: m.silu_backward(a["g"], a["x"])),
+    Case("prelu_backward", _prelu, lambda m, a: m.prelu_backward(a["g"], a["x"], a["w"])),
+]
+
+OPTIMIZERS: List[Case] = [
+    Case("sgd_", _optim("buf"), lambda m, a: m.sgd_(a["p"], a["g"], a["buf"], lr=0.1, momentum=0.9,
+                                                   nesterov=True, weight_decay=0.01)),
+    Case("adagrad_", _optim("sum"), lambda m, a: m.adagrad_(a["p"], a["g"], a["sum"], step=3, lr=0.1,
+                                                          lr_decay=0.01, weight_decay=0.01)),
+    Case("rmsprop_", _optim("sq", "ga", "buf"),
+         lambda m, a: m.rmsprop_(a["p"], a["g"], a["sq"], a["ga"], a["buf"], lr=0.01, momentum=0.9,
+                                 centered=True, weight_decay=0.01)),
+    Case("adam_", _optim("m", "v", "vmax"),
+         lambda m, a: m.adam_(a["p"], a["g"], a["m"], a["v"], a["vmax"], step=3, amsgrad=True,
+                              weight_decay=0.01, max_grad_norm=1.0)),
+    Case("adamw_", _optim("m", "v"), lambda m, a: m.adamw_(a["p"], a["g"], a["m"], a["v"], step=2, lr=0.01,
+                                                          grad_scale=4.0)),
+    Case("lion_", _optim("m"), lambda m, a: m.lion_(a["p"], a["g"], a["m"], lr=0.01, weight_decay=0.1)),
+    Case("lamb_", _optim("m", "v"), lambda m, a: m.lamb_(a["p"], a["g"], a["m"], a["v"], step=2,
+                                                        weight_decay=0.01)),
+    Case("clip_grad_norm_", _optim(), lambda m, a: m.clip_grad_norm_(a["g"], 0.5)),
+]
+
+CASES: List[Case] = ACTIVATIONS + OPTIMIZERS
+
+
+def copy_arrays(a: Arrays) -> Arrays:
+    return {k: [x.copy() for x in v] if isinstance(v, list) else v.copy() for k, v in a.items()}
+
+
+def _flat(obj) -> List[bytes]:
+    if isinstance(obj, np.ndarray):
+        return [obj.dtype.str.encode(), repr(obj.shape).encode(), obj.tobytes()]
+    if isinstance(obj, (list, tuple)):
+        return [b for item in obj for b in _flat(item)]
+    if isinstance(obj, dict):
+        return [b for k in sorted(obj) for b in [k.encode()] + _flat(obj[k])]
+    if isinstance(obj, float):
+        return [np.float64(obj).tobytes()]
+    return [repr(obj).encode()]
+
+
+def outcome(arrays: Arrays, ret) -> List[bytes]:
+    """Everything a call produced, as bytes: its return value and the arrays (in-place steps)."""
+    return _flat(arrays) + _flat(ret)
+
+
+def run_case(case: Case, module, rng, n: int, dtype) -> List[bytes]:
+    """Fresh arrays, one call, the outcome as bytes."""
+    a = case.setup(rng, n, dtype)
+    ret = case.call(module, a)
+    return outcome(a, ret)
