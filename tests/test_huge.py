@@ -104,7 +104,25 @@ def test_optimizer_step_over_2_31_elements():
 
 
 def test_losses_over_2_31_elements():
-    if not hasattr(F, "mse_loss"):
-        pytest.skip("the losses family has not landed yet (docs/reliability.md)")
+    """cross_entropy over a (rows, 1000) logits array of more than 2**31 elements, and
+    mse_loss over N: the loss values (grad=False: the gradient would need another 8.6 GB)."""
+    rows = 2**31 // 1000 + 17
+    need(rows * 1000 * 4)
+    logits = np.zeros((rows, 1000), np.float32)
+    logits[-1, 0] = 10.0  # the last row (past element 2**31) differs from the others
+    target = np.zeros(rows, np.int64)
+    loss = float(F.cross_entropy(logits, target, grad=False))
+    last = math.log(999 + math.exp(10.0)) - 10.0
+    expected = ((rows - 1) * math.log(1000.0) + last) / rows
+    assert math.isclose(loss, expected, rel_tol=1e-6), (loss, expected)
+    del logits
+
     need(N * 8)
-    pytest.skip("add the loss check here when the losses land: value and gradient of mse over N elements")
+    x = np.full(N, 1.5, np.float32)
+    t = np.zeros(N, np.float32)
+    t[PROBES] = 0.5  # (1.5 - 0.5)^2 = 1 at the probes, 2.25 elsewhere
+    loss = float(F.mse_loss(x, t, "sum", grad=False))
+    k = len(set(PROBES))
+    expected = 2.25 * (N - k) + 1.0 * k
+    assert math.isclose(loss, expected, rel_tol=1e-7), (loss, expected)  # a float32 result
+    del x, t
