@@ -337,7 +337,16 @@ ELEMENTWISE = [
     Family("gelu_backward", ("grad_out", "x"), kwargs={"approximate": "tanh"}, kernel="gelu_tanh_backward"),
     Family("silu_backward", ("grad_out", "x")),
 ]
-# Losses (value and gradient) join as rows like these once they land on main.
+# Pointwise losses: (pred, target) -> (loss, grad); ``out`` receives the gradient and, unlike
+# an activation's, may not share memory with an input at all (not even exactly): the loss
+# reads both inputs in its reduction pass and writes the gradient in a second one.
+POINTWISE_LOSSES = [
+    Family("mse_loss", ("pred", "target")),
+    Family("l1_loss", ("pred", "target")),
+    Family("smooth_l1_loss", ("pred", "target"), kwargs={"beta": 0.5}),
+    Family("huber_loss", ("pred", "target"), kwargs={"delta": 2.0}),
+    Family("binary_cross_entropy_with_logits", ("logits", "target")),
+]
 
 
 def _ref_input(a) -> np.ndarray:
@@ -447,6 +456,49 @@ def two_threads():
     fastopt.set_num_threads(2)
     yield
     fastopt.set_num_threads(before)
+
+
+def check_pointwise_loss(fam: Family, call) -> None:
+    seed, specs, out_mode, out_spec, which, shift = call
+    rng = np.random.default_rng(seed)
+    bufs, args, out = build_elementwise(fam, rng, specs, out_mode, out_spec, which, shift)
+    ok = elementwise_expect_ok(fam, args, out) and not (
+        out is not None and any(in_place_input(a) and shares(out, a) for a in args))
+    note(f"{fam!r:>20} out={out_mode} {'valid' if ok else 'refused'}")
+    if ok:
+        with np.errstate(all="ignore"):
+            expected = getattr(R, fam.name)(*[_ref_input(a) for a in args], **fam.kwargs)
+    before_inputs = [_ref_input(a) for a in args]
+    snap = bufs.snapshot()
+    try:
+        with np.errstate(all="ignore"):
+            got = getattr(F, fam.name)(*args, **fam.kwargs, out=out)
+    except (TypeError, ValueError, IndexError) as e:
+        assert not ok, f"{fam!r}: refused a valid call: {type(e).__name__}: {e}"
+        assert bufs.snapshot() == snap, f"{fam!r}: raised {type(e).__name__} ({e}) but changed an argument"
+        return
+    assert ok, f"{fam!r}: accepted a call the contract refuses (out_mode={out_mode}, specs={specs})"
+    loss, grad = got
+    if out is not None:
+        assert grad is out, f"{fam!r}: did not return out"
+    rtol = 1e-5 if grad.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(np.asarray(loss), np.asarray(expected[0]), rtol=rtol, atol=rtol, equal_nan=True)
+    scale = float(np.nanmax(np.abs(expected[1]))) if expected[1].size and np.isfinite(expected[1]).any() else 1.0
+    np.testing.assert_allclose(grad, expected[1], rtol=rtol, atol=rtol * max(scale, 1e-30), equal_nan=True,
+                               err_msg=f"(out_mode={out_mode})")
+    for a, b in zip(args, before_inputs):  # the inputs are unchanged
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(_ref_input(a), b)
+
+
+@pytest.mark.parametrize("fam", POINTWISE_LOSSES, ids=repr)
+def test_pointwise_loss_contract(fam):
+    @examples(100)
+    @given(call=elementwise_call(fam))
+    def run(call):
+        check_pointwise_loss(fam, call)
+
+    run()
 
 
 @pytest.mark.parametrize("fam", ELEMENTWISE, ids=repr)
