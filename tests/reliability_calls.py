@@ -124,7 +124,26 @@ OPTIMIZERS: List[Case] = [
     Case("clip_grad_norm_", _optim(), lambda m, a: m.clip_grad_norm_(a["g"], 0.5)),
 ]
 
-CASES: List[Case] = ACTIVATIONS + OPTIMIZERS
+def _logits(rng, n, dt):
+    rows = max(1, n // 10)
+    return {"x": values(rng, rows * 10, dt).reshape(rows, 10), "t": rng.integers(0, 10, rows)}
+
+
+def _pair(rng, n, dt):
+    return {"x": values(rng, n, dt), "t": (rng.random(n) < 0.5).astype(dt)}
+
+
+LOSSES: List[Case] = [
+    Case("softmax", _logits, lambda m, a: m.softmax(a["x"], axis=-1)),
+    Case("log_softmax", _logits, lambda m, a: m.log_softmax(a["x"], axis=0)),
+    Case("cross_entropy", _logits, lambda m, a: m.cross_entropy(a["x"], a["t"], label_smoothing=0.1)),
+    Case("mse_loss", _pair, lambda m, a: m.mse_loss(a["x"], a["t"])),
+    Case("huber_loss", _pair, lambda m, a: m.huber_loss(a["x"], a["t"], delta=0.5)),
+    Case("binary_cross_entropy_with_logits", _pair, lambda m, a: m.binary_cross_entropy_with_logits(a["x"], a["t"])),
+    Case("dropout", _unary, lambda m, a: m.dropout(a["x"], 0.3, seed=11)),
+]
+
+CASES: List[Case] = ACTIVATIONS + OPTIMIZERS + LOSSES
 
 
 def copy_arrays(a: Arrays) -> Arrays:

@@ -88,6 +88,9 @@ Reduction parse_reduction(const std::string& r, const std::string& fn) {
 // The loss as returned: a scalar of the input dtype ('mean', 'sum') or the 'none' array.
 py::object loss_value(const py::array& like, Reduction red, const LossSum& s, const py::array& none) {
     if (red == Reduction::none) return none;
+    // The division and NumPy's rounding to the dtype run in the IEEE default environment and
+    // leave the caller's MXCSR as it was, status flags included (tests/test_fp_environment.py).
+    FpEnvScope fp;
     const double v = red == Reduction::mean ? s.total / s.divisor : s.total;  // 0 / 0 = NaN, as torch
     return like.dtype().attr("type")(v);
 }
