@@ -243,6 +243,29 @@ def _finish(params, masters, work):
         if p.dtype not in (_F32, _F64):
             _store_low(p, w)
 
+class _Step:
+    """The bookkeeping every step below shares, in the order that keeps "nothing written on
+    error": every array checked, then the per-tensor scalars (``step=``, ``first_step=``) and
+    ``found_inf``, then the read-only pass over the grads (unscale, global norm, clip factor,
+    non-finite check), which may set ``found_inf`` and skip the step. ``work`` holds the arrays
+    the update is computed on (the float32 master copies of low-precision params);
+    ``finish()`` rounds the masters back into those params and gives the StepResult."""
+
+    def __init__(self, params, grads, states, master_params, max_grad_norm, grad_scale, found_inf,
+                 **per_tensor):
+        self.params, grads, self.lists, self.masters, cdts = _check(params, grads, states, master_params)
+        self.per = {k: _per_tensor(v, len(self.params), k) for k, v in per_tensor.items()}
+        found_inf = _check_found_inf(found_inf)
+        self.grads, self.norm, self.found, self.skipped = _prepare(grads, cdts, max_grad_norm, grad_scale,
+                                                                   found_inf)
+        self.work = [] if self.skipped else _work_params(self.params, self.masters)
+
+    def finish(self) -> StepResult:
+        if not self.skipped:
+            _finish(self.params, self.masters, self.work)
+        return StepResult(self.norm, self.found, self.skipped)
+
+
 
 def _lerp_(a: np.ndarray, end: np.ndarray, weight: float) -> None:
     """torch's ``a.lerp_(end, weight)`` in a's dtype: small weights from ``a``, others from ``end``."""
@@ -285,13 +308,12 @@ def sgd_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.
     """
     if momentum != 0 and momentum_buffers is None:
         raise ValueError("momentum_buffers are required when momentum != 0")
-    params, grads, lists, masters, cdts = _check(params, grads, {"momentum_buffers": momentum_buffers if momentum != 0 else None}, master_params)
-    first = _per_tensor(first_step, len(params), "first_step")
-    found_inf = _check_found_inf(found_inf)
-    gs, norm, found, skip = _prepare(grads, cdts, max_grad_norm, grad_scale, found_inf)
-    if skip:
-        return StepResult(norm, found, True)
-    work = _work_params(params, masters)
+    states = {"momentum_buffers": momentum_buffers if momentum != 0 else None}
+    st = _Step(params, grads, states, master_params, max_grad_norm, grad_scale, found_inf, first_step=first_step)
+    if st.skipped:
+        return st.finish()
+    lists, work, gs = st.lists, st.work, st.grads
+    first = st.per["first_step"]
     bufs = lists["momentum_buffers"]
     for i, (p, g) in enumerate(zip(work, gs)):
         t = p.dtype.type
@@ -311,8 +333,7 @@ def sgd_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.
             else:
                 g = buf.copy()
         p[...] = p + t(-lr) * g
-    _finish(params, masters, work)
-    return StepResult(norm, found, False)
+    return st.finish()
 
 
 @_ieee
@@ -328,13 +349,11 @@ def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_d
         std = sqrt(sum) + eps
         p = p + (-clr * g) / std
     """
-    params, grads, lists, masters, cdts = _check(params, grads, {"state_sums": state_sums}, master_params)
-    steps = _per_tensor(step, len(params), "step")
-    found_inf = _check_found_inf(found_inf)
-    gs, norm, found, skip = _prepare(grads, cdts, max_grad_norm, grad_scale, found_inf)
-    if skip:
-        return StepResult(norm, found, True)
-    work = _work_params(params, masters)
+    st = _Step(params, grads, {"state_sums": state_sums}, master_params, max_grad_norm, grad_scale, found_inf, step=step)
+    if st.skipped:
+        return st.finish()
+    lists, work, gs = st.lists, st.work, st.grads
+    steps = st.per["step"]
     for i, (p, g) in enumerate(zip(work, gs)):
         t = p.dtype.type
         s = lists["state_sums"][i]
@@ -346,8 +365,7 @@ def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_d
         s[...] = s + (t(1) * g) * g
         std = np.sqrt(s) + t(eps)
         p[...] = p + (t(-clr) * g) / std
-    _finish(params, masters, work)
-    return StepResult(norm, found, False)
+    return st.finish()
 
 
 @_ieee
@@ -371,12 +389,10 @@ def rmsprop_(params, grads, square_avgs, grad_avgs=None, momentum_buffers=None, 
         raise ValueError("momentum_buffers are required when momentum > 0")
     states = {"square_avgs": square_avgs, "grad_avgs": grad_avgs if centered else None,
               "momentum_buffers": momentum_buffers if momentum > 0 else None}
-    params, grads, lists, masters, cdts = _check(params, grads, states, master_params)
-    found_inf = _check_found_inf(found_inf)
-    gs, norm, found, skip = _prepare(grads, cdts, max_grad_norm, grad_scale, found_inf)
-    if skip:
-        return StepResult(norm, found, True)
-    work = _work_params(params, masters)
+    st = _Step(params, grads, states, master_params, max_grad_norm, grad_scale, found_inf)
+    if st.skipped:
+        return st.finish()
+    lists, work, gs = st.lists, st.work, st.grads
     for i, (p, g) in enumerate(zip(work, gs)):
         t = p.dtype.type
         sq = lists["square_avgs"][i]
@@ -400,8 +416,7 @@ def rmsprop_(params, grads, square_avgs, grad_avgs=None, momentum_buffers=None, 
             p[...] = p + t(-lr) * buf
         else:
             p[...] = p + (t(-lr) * g) / avg
-    _finish(params, masters, work)
-    return StepResult(norm, found, False)
+    return st.finish()
 
 
 @_ieee
@@ -411,14 +426,12 @@ def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, step, lr, be
         raise ValueError("max_exp_avg_sqs are required when amsgrad")
     states = {"exp_avgs": exp_avgs, "exp_avg_sqs": exp_avg_sqs,
               "max_exp_avg_sqs": max_exp_avg_sqs if amsgrad else None}
-    params, grads, lists, masters, cdts = _check(params, grads, states, master_params)
-    steps = _per_tensor(step, len(params), "step")
-    found_inf = _check_found_inf(found_inf)
-    gs, norm, found, skip = _prepare(grads, cdts, max_grad_norm, grad_scale, found_inf)
-    if skip:
-        return StepResult(norm, found, True)
+    st = _Step(params, grads, states, master_params, max_grad_norm, grad_scale, found_inf, step=step)
+    if st.skipped:
+        return st.finish()
+    lists, work, gs = st.lists, st.work, st.grads
+    steps = st.per["step"]
     beta1, beta2 = betas
-    work = _work_params(params, masters)
     for i, (p, g) in enumerate(zip(work, gs)):
         t = p.dtype.type
         m = lists["exp_avgs"][i]
@@ -445,8 +458,7 @@ def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, step, lr, be
             denom = np.sqrt(v) / t(bias_correction2_sqrt)
         denom = denom + t(eps)
         p[...] = p + (t(-step_size) * m) / denom
-    _finish(params, masters, work)
-    return StepResult(norm, found, False)
+    return st.finish()
 
 
 def adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, lr=1e-3, betas=(0.9, 0.999),
@@ -489,13 +501,11 @@ def lion_(params, grads, exp_avgs, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0
         p = p - lr * sign(c)
         m = b2 * m + (1 - b2) * g
     """
-    params, grads, lists, masters, cdts = _check(params, grads, {"exp_avgs": exp_avgs}, master_params)
-    found_inf = _check_found_inf(found_inf)
-    gs, norm, found, skip = _prepare(grads, cdts, max_grad_norm, grad_scale, found_inf)
-    if skip:
-        return StepResult(norm, found, True)
+    st = _Step(params, grads, {"exp_avgs": exp_avgs}, master_params, max_grad_norm, grad_scale, found_inf)
+    if st.skipped:
+        return st.finish()
+    lists, work, gs = st.lists, st.work, st.grads
     beta1, beta2 = betas
-    work = _work_params(params, masters)
     for i, (p, g) in enumerate(zip(work, gs)):
         t = p.dtype.type
         m = lists["exp_avgs"][i]
@@ -508,8 +518,7 @@ def lion_(params, grads, exp_avgs, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0
         p[...] = p + t(-lr) * np.sign(c)
         m[...] = m * t(beta2)
         m[...] = m + t(1 - beta2) * g
-    _finish(params, masters, work)
-    return StepResult(norm, found, False)
+    return st.finish()
 
 
 @_ieee
@@ -526,14 +535,12 @@ def lamb_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.
         p = p - (lr * r) * u
     """
     states = {"exp_avgs": exp_avgs, "exp_avg_sqs": exp_avg_sqs}
-    params, grads, lists, masters, cdts = _check(params, grads, states, master_params)
-    steps = _per_tensor(step, len(params), "step")
-    found_inf = _check_found_inf(found_inf)
-    gs, norm, found, skip = _prepare(grads, cdts, max_grad_norm, grad_scale, found_inf)
-    if skip:
-        return StepResult(norm, found, True)
+    st = _Step(params, grads, states, master_params, max_grad_norm, grad_scale, found_inf, step=step)
+    if st.skipped:
+        return st.finish()
+    lists, work, gs = st.lists, st.work, st.grads
+    steps = st.per["step"]
     beta1, beta2 = betas
-    work = _work_params(params, masters)
     for i, (p, g) in enumerate(zip(work, gs)):
         t = p.dtype.type
         m = lists["exp_avgs"][i]
@@ -555,8 +562,7 @@ def lamb_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.
         u_norm = math.sqrt(float(np.sum(np.square(u.astype(np.float64)))))
         ratio = p_norm / u_norm if (p_norm > 0 and u_norm > 0) else 1.0
         p[...] = p + t(-(lr * ratio)) * u
-    _finish(params, masters, work)
-    return StepResult(norm, found, False)
+    return st.finish()
 
 
 @_ieee
