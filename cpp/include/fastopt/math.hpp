@@ -37,6 +37,17 @@ FASTOPT_INLINE double abs(double x) { return __builtin_fabs(x); }
 // 2^n for integer n in [-126, 127], built from the exponent bits.
 FASTOPT_INLINE float pow2i(std::int32_t n) { return from_bits(static_cast<std::uint32_t>(n + 127) << 23); }
 
+// e^r for |r| <= ln2/2 (the reduced argument of the exps below): Cephes' degree-7 polynomial.
+FASTOPT_INLINE float exp_reduced(float r) {
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    return p * (r * r) + r + 1.0f;
+}
+
 // e^{hi + lo} for hi exact and |lo| <= 2, without rounding hi + lo first: the reduction
 // r = hi - n ln2 is exact, so lo is added to a small r. Cody-Waite reduction with ln2 in two
 // parts, Cephes' degree-7 polynomial for e^r, and 2^n applied as two factors so results in
@@ -54,13 +65,7 @@ FASTOPT_INLINE float exp_sum(float hi, float lo) {
     float r = hi - n * 0.693359375f;  // exact: n * 0.693359375 has few bits
     r = r + lo;
     r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const float er = p * (r * r) + r + 1.0f;
+    const float er = exp_reduced(r);
     const std::int32_t n1 = ni >> 1;
     const std::int32_t n2 = ni - n1;
     return er * pow2i(n1) * pow2i(n2);  // NaN stays NaN through every step
@@ -76,13 +81,7 @@ FASTOPT_INLINE float exp_clamped(float x) {
     const std::int32_t ni = static_cast<std::int32_t>(bits(t) - bits(shifter));
     float r = x - n * 0.693359375f;  // exact
     r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const float er = p * (r * r) + r + 1.0f;
+    const float er = exp_reduced(r);
     const std::int32_t n1 = ni >> 1;
     const std::int32_t n2 = ni - n1;
     return er * pow2i(n1) * pow2i(n2);
@@ -97,13 +96,7 @@ FASTOPT_INLINE float exp_normal(float x) {
     const std::int32_t ni = static_cast<std::int32_t>(bits(t) - bits(shifter));
     float r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    const float er = p * (r * r) + r + 1.0f;
+    const float er = exp_reduced(r);
     return er * pow2i(ni);
 }
 
