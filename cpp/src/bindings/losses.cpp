@@ -123,6 +123,24 @@ struct ClassProblem {
     std::vector<py::ssize_t> sample_shape;  // shape of one loss per sample
 };
 
+// Whether every target is a class in [0, p.c) or p.ignore_index: a branch-free pass that
+// vectorizes (the loop that names the first bad target runs only when there is one).
+template <class I>
+bool targets_in_range(const I* t, const ClassLossParams& p) {
+    const std::int64_t samples = p.n * p.inner;
+    const std::uint64_t c = static_cast<std::uint64_t>(p.c);
+    for (std::int64_t r0 = 0; r0 < samples; r0 += 4096) {
+        const std::int64_t r1 = samples - r0 < 4096 ? samples : r0 + 4096;
+        int bad = 0;
+        for (std::int64_t r = r0; r < r1; ++r) {
+            const std::int64_t v = t[r];
+            bad |= static_cast<int>(v != p.ignore_index) & static_cast<int>(static_cast<std::uint64_t>(v) >= c);
+        }
+        if (bad) return false;
+    }
+    return true;
+}
+
 // Checks logits / target / weight / options of cross_entropy and nll_loss (in that order)
 // and validates every target index: IndexError at the first bad one. Writes nothing.
 ClassProblem class_problem(const std::string& fn, const char* xname, py::handle x_obj, py::handle t_obj,
@@ -192,7 +210,8 @@ ClassProblem class_problem(const std::string& fn, const char* xname, py::handle 
     p.ignore_index = ignore_index;
     if (p.target_kind == 2 && ignore_index != -100)  // as torch
         throw py::value_error(fn + ": ignore_index is not supported for class-probability (float) targets");
-    if (p.target_kind != 2) {
+    if (p.target_kind != 2 && !(p.target_kind == 0 ? targets_in_range(static_cast<const std::int32_t*>(p.target), p)
+                                                    : targets_in_range(static_cast<const std::int64_t*>(p.target), p))) {
         const std::int64_t samples = p.n * p.inner;
         for (std::int64_t r = 0; r < samples; ++r) {
             const std::int64_t v = p.target_kind == 0 ? static_cast<const std::int32_t*>(p.target)[r]

@@ -235,13 +235,17 @@ double class_divisor(const T* weight, const ClassLossParams& p, const Blocks& bl
     const std::int64_t samples = p.n * p.inner;
     if (p.target_kind == 2) return static_cast<double>(samples);
     return block_sum(blocks, threads, [&](std::int64_t b) {
-        double acc = 0.0;
-        for (std::int64_t r = blocks.begin(b), e = blocks.end(b, samples); r < e; ++r) {
-            const std::int64_t t = target_at(p, r);
-            if (t == p.ignore_index) continue;
-            acc += weight ? static_cast<double>(weight[t]) : 1.0;
+        const std::int64_t r0 = blocks.begin(b), r1 = blocks.end(b, samples);
+        const std::int64_t ig = p.ignore_index;
+        // per kind, so the loop is branch-free and vectorizes (a pass over the targets only)
+        if (p.target_kind == 0) {
+            const std::int32_t* t = static_cast<const std::int32_t*>(p.target);
+            if (weight) return sum_lanes(t, r0, r1, [&](std::int32_t v) { return v == ig ? 0.0 : static_cast<double>(weight[v == ig ? 0 : v]); });
+            return sum_lanes(t, r0, r1, [&](std::int32_t v) { return v == ig ? 0.0 : 1.0; });
         }
-        return acc;
+        const std::int64_t* t = static_cast<const std::int64_t*>(p.target);
+        if (weight) return sum_lanes(t, r0, r1, [&](std::int64_t v) { return v == ig ? 0.0 : static_cast<double>(weight[v == ig ? 0 : v]); });
+        return sum_lanes(t, r0, r1, [&](std::int64_t v) { return v == ig ? 0.0 : 1.0; });
     });
 }
 
@@ -362,92 +366,135 @@ struct CE {
         return loss;
     }
 
-    // Rows [r0, r1) with few classes (index targets, inner == 1): per-row loops of C < 16
-    // elements would run in the scalar remainder, so the exponentials and the gradient are
-    // computed over the flat block of kSmallRows rows, with per-row values expanded.
+    // Rows [r0, r1) with few classes (index targets, inner == 1). Along a row of C < 33 there is
+    // too little to vectorize (each step would be one short dependent chain per row), so each
+    // block of kSmallRows rows is transposed into a class-major buffer and every step runs
+    // across the rows instead: the max, e = exp(x - m) (kept, so one exp per logit), the
+    // double sum, the per-row factors, the gradient (formed in the buffer, transposed back).
+    // Per row this is the arithmetic of row(): the same loss and gradient formulas.
     double rows_small(std::int64_t r0, std::int64_t r1, T* none) const {
+        constexpr std::int64_t R = kSmallRows;
         const std::int64_t C = p.c;
-        T e[kSmallRows * kSmallC], f[kSmallRows * kSmallC], sb[kSmallRows * kSmallC];
-        std::int64_t tt[kSmallRows];
-        double wtt[kSmallRows];
+        alignas(64) T xt[kSmallC * R];  // xt[c * R + i] = x[row rb + i, class c]
+        alignas(64) T et[kSmallC * R];  // exp(x - m), then the gradient, class-major
+        alignas(64) T m[R], xtt[R], A[R], hit[R], keep[R];
+        alignas(64) double s[R], ls[R], wt[R], loss[R];
+        const T sub = static_cast<T>(scale * eps_c);  // the smoothing term of every gradient entry
+        alignas(64) std::int32_t tt[R];  // target class, -1 if ignored (C < 33)
+        const T inf = std::numeric_limits<T>::infinity();
         double total = 0.0;
-        for (std::int64_t rb = r0; rb < r1; rb += kSmallRows) {
-            const std::int64_t nb = r1 - rb < kSmallRows ? r1 - rb : kSmallRows, len = nb * C;
+        for (std::int64_t rb = r0; rb < r1; rb += R) {
+            const std::int64_t nb = r1 - rb < R ? r1 - rb : R;
             const T* xb = x + rb * C;
-            // per-row max and sum vectorised across the rows (strided loads), not along a row
-            // of C < 33 (one dependent chain per row)
-            T mrow[kSmallRows];
-            for (std::int64_t i = 0; i < nb; ++i) mrow[i] = -std::numeric_limits<T>::infinity();
             for (std::int64_t c = 0; c < C; ++c) {
-                const T* xc = xb + c;
+                T* xc = xt + c * R;
                 FASTOPT_SIMD
-                for (std::int64_t i = 0; i < nb; ++i) mrow[i] = xc[i * C] > mrow[i] ? xc[i * C] : mrow[i];
+                for (std::int64_t i = 0; i < nb; ++i) xc[i] = xb[i * C + c];
             }
-            for (std::int64_t i = 0; i < nb; ++i)
-                for (std::int64_t c = 0; c < C; ++c) f[i * C + c] = mrow[i];
             FASTOPT_SIMD
-            for (std::int64_t j = 0; j < len; ++j) e[j] = math::exp(xb[j] - f[j]);  // -inf row: NaN
-            double srow[kSmallRows], lsrow[kSmallRows];
-            for (std::int64_t i = 0; i < nb; ++i) srow[i] = 0.0;
+            for (std::int64_t i = 0; i < nb; ++i) {
+                m[i] = -inf;
+                s[i] = 0.0;
+            }
             for (std::int64_t c = 0; c < C; ++c) {
-                const T* ec = e + c;
+                const T* xc = xt + c * R;
                 FASTOPT_SIMD
-                for (std::int64_t i = 0; i < nb; ++i) srow[i] += static_cast<double>(ec[i * C]);
+                for (std::int64_t i = 0; i < nb; ++i) m[i] = xc[i] > m[i] ? xc[i] : m[i];  // NaN skipped
+            }
+            for (std::int64_t c = 0; c < C; ++c) {
+                const T* xc = xt + c * R;
+                T* ec = et + c * R;
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) {
+                    const T e = math::exp_nonpositive(xc[i] - m[i]);  // NaN or -inf row: NaN
+                    ec[i] = e;
+                    s[i] += static_cast<double>(e);
+                }
             }
             if constexpr (sizeof(T) == 4) {
                 // log(s) for s in [1, C] (NaN for a NaN row): float log1p of s - 1, within a
-                // few float ULP (the loss is float32 anyway); vectorised, unlike std::log
-                float lsf[kSmallRows];
+                // few float ULP (the loss is float32 anyway); vectorized, unlike std::log
                 FASTOPT_SIMD
-                for (std::int64_t i = 0; i < nb; ++i) lsf[i] = math::log1p(static_cast<float>(srow[i] - 1.0));
-                for (std::int64_t i = 0; i < nb; ++i) lsrow[i] = static_cast<double>(lsf[i]);
+                for (std::int64_t i = 0; i < nb; ++i) ls[i] = static_cast<double>(math::log1p(static_cast<float>(s[i] - 1.0)));
             } else {
-                for (std::int64_t i = 0; i < nb; ++i) lsrow[i] = std::log(srow[i]);
+                for (std::int64_t i = 0; i < nb; ++i) ls[i] = std::log(s[i]);
             }
+            const std::int64_t ig = p.ignore_index;
+            if (p.target_kind == 0) {
+                const std::int32_t* t32 = static_cast<const std::int32_t*>(p.target) + rb;
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) tt[i] = t32[i] == ig ? -1 : t32[i];
+            } else {
+                const std::int64_t* t64 = static_cast<const std::int64_t*>(p.target) + rb;
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) tt[i] = t64[i] == ig ? -1 : static_cast<std::int32_t>(t64[i]);
+            }
+            // the target's logit and weight (gathers), then the per-row factors (pure arithmetic,
+            // so the loop vectorizes, its double division included)
+            FASTOPT_SIMD
+            for (std::int64_t i = 0; i < nb; ++i) xtt[i] = xt[(tt[i] < 0 ? 0 : tt[i]) * R + i];
+            if (w) {
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) wt[i] = tt[i] < 0 ? 0.0 : static_cast<double>(w[tt[i] < 0 ? 0 : tt[i]]);
+            } else {
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) wt[i] = tt[i] < 0 ? 0.0 : 1.0;
+            }
+            const double keep_t = 1.0 - eps, spread = eps_c * wsum, sc = scale;
+            FASTOPT_SIMD
             for (std::int64_t i = 0; i < nb; ++i) {
-                const std::int64_t r = rb + i;
-                const T m = f[i * C];
-                const std::int64_t t = target_at(p, r);
-                tt[i] = t;
-                double loss = 0.0;
-                T Ai = T(0), subi = T(0);
-                if (t != p.ignore_index) {
-                    const double s = srow[i], ls = lsrow[i];
-                    const double wt = w ? static_cast<double>(w[t]) : 1.0;
-                    wtt[i] = wt;
-                    loss = (1.0 - eps) * wt * ((static_cast<double>(m) - static_cast<double>(xb[i * C + t])) + ls);
-                    if (eps > 0.0) {
-                        double acc = 0.0;
-                        for (std::int64_t c = 0; c < C; ++c)
-                            acc += (w ? static_cast<double>(w[c]) : 1.0) *
-                                   (static_cast<double>(m) - static_cast<double>(xb[i * C + c]));
-                        loss += eps_c * (acc + wsum * ls);
-                    }
-                    Ai = static_cast<T>(scale * ((1.0 - eps) * wt + eps_c * wsum) / s);
-                    subi = static_cast<T>(scale * eps_c);
-                }
-                for (std::int64_t c = 0; c < C; ++c) f[i * C + c] = Ai;
-                if (eps > 0.0)
-                    for (std::int64_t c = 0; c < C; ++c) sb[i * C + c] = subi * (w ? w[c] : T(1));
-                if (none) none[r] = static_cast<T>(loss);
-                total += loss;
+                const bool ign = tt[i] < 0;
+                const double l = keep_t * wt[i] * ((static_cast<double>(m[i]) - static_cast<double>(xtt[i])) + ls[i]);
+                const double a = sc * (keep_t * wt[i] + spread) / s[i];
+                loss[i] = ign ? 0.0 : l;
+                A[i] = ign ? T(0) : static_cast<T>(a);
+                hit[i] = static_cast<T>(sc * keep_t * wt[i]);
+                keep[i] = ign ? T(0) : T(1);
             }
-            if (grad) {
-                T* gb = grad + rb * C;
+            if (eps > 0.0) {
+                double acc[R];
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) acc[i] = 0.0;
+                for (std::int64_t c = 0; c < C; ++c) {
+                    const T* xc = xt + c * R;
+                    const double wc = w ? static_cast<double>(w[c]) : 1.0;
+                    FASTOPT_SIMD
+                    for (std::int64_t i = 0; i < nb; ++i) acc[i] += wc * (static_cast<double>(m[i]) - static_cast<double>(xc[i]));
+                }
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i)
+                    loss[i] = keep[i] != T(0) ? loss[i] + eps_c * (acc[i] + wsum * ls[i]) : 0.0;
+            }
+            if (none) {
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) none[rb + i] = static_cast<T>(loss[i]);
+            }
+            total += sum_lanes(loss, 0, nb, [](double v) { return v; });  // not one dependent chain
+            if (!grad) continue;
+            for (std::int64_t c = 0; c < C; ++c) {
+                T* ec = et + c * R;
+                const T wc = w ? w[c] : T(1);
+                const std::int32_t cc = static_cast<std::int32_t>(c);
                 if (eps > 0.0) {
                     FASTOPT_SIMD
-                    for (std::int64_t j = 0; j < len; ++j) gb[j] = f[j] * e[j] - sb[j];
+                    for (std::int64_t i = 0; i < nb; ++i) {
+                        T v = A[i] * ec[i] - sub * wc;
+                        v = tt[i] == cc ? v - hit[i] : v;
+                        ec[i] = keep[i] != T(0) ? v : T(0);
+                    }
                 } else {
                     FASTOPT_SIMD
-                    for (std::int64_t j = 0; j < len; ++j) gb[j] = f[j] * e[j];
-                }
-                for (std::int64_t i = 0; i < nb; ++i) {
-                    if (tt[i] == p.ignore_index) {
-                        for (std::int64_t c = 0; c < C; ++c) gb[i * C + c] = T(0);
-                    } else {
-                        gb[i * C + tt[i]] -= static_cast<T>(scale * (1.0 - eps) * wtt[i]);
+                    for (std::int64_t i = 0; i < nb; ++i) {
+                        T v = A[i] * ec[i];
+                        v = tt[i] == cc ? v - hit[i] : v;
+                        ec[i] = keep[i] != T(0) ? v : T(0);
                     }
                 }
+            }
+            T* gb = grad + rb * C;
+            for (std::int64_t i = 0; i < nb; ++i) {
+                FASTOPT_SIMD
+                for (std::int64_t c = 0; c < C; ++c) gb[i * C + c] = et[c * R + i];
             }
         }
         return total;
@@ -599,7 +646,8 @@ LossSum nll(const T* x, const T* weight, T* grad, T* loss_none, const ClassLossP
             const std::int64_t t = target_at(p, r);
             double l = 0.0;
             if (t != p.ignore_index) {
-                const std::int64_t i = r / p.inner, d = r % p.inner;
+                // (N, C) needs no division (a 64-bit one per sample cost more than the rest)
+                const std::int64_t i = p.inner == 1 ? r : r / p.inner, d = p.inner == 1 ? 0 : r % p.inner;
                 const std::int64_t at = (i * p.c + t) * p.inner + d;
                 const double wt = weight ? static_cast<double>(weight[t]) : 1.0;
                 l = -wt * static_cast<double>(x[at]);
