@@ -60,7 +60,7 @@ void softmax_fwd(const T* x, T* y, std::int64_t outer, std::int64_t len, std::in
                 FASTOPT_SIMD
                 for (std::int64_t j = 0; j < n; ++j) {
                     d[j] = xb[j] - f[j];  // a row of -inf: NaN, as torch
-                    q[j] = math::exp(d[j]);
+                    q[j] = math::exp_nonpositive(d[j]);
                 }
                 for (std::int64_t i = 0; i < nb; ++i) {
                     double s = 0.0;
@@ -102,9 +102,9 @@ void softmax_fwd(const T* x, T* y, std::int64_t outer, std::int64_t len, std::in
                         const std::int64_t c1 = c0 + cs < len ? c0 + cs : len;
                         if (cm[k] == -std::numeric_limits<T>::infinity()) {
                             FASTOPT_SIMD
-                            for (std::int64_t j = c0; j < c1; ++j) yr[j] = math::exp(xr[j] - m) * inv;
+                            for (std::int64_t j = c0; j < c1; ++j) yr[j] = math::exp_nonpositive(xr[j] - m) * inv;
                         } else {
-                            const T a = inv * math::exp(cm[k] - m);
+                            const T a = inv * math::exp_nonpositive(cm[k] - m);
                             FASTOPT_SIMD
                             for (std::int64_t j = c0; j < c1; ++j) yr[j] = yr[j] * a;
                         }
@@ -132,7 +132,7 @@ void softmax_fwd(const T* x, T* y, std::int64_t outer, std::int64_t len, std::in
                     for (std::int64_t k = 0; k < w; ++k) yc[k] = (xc[k] - m[k]) - a[k];
                 } else {
                     FASTOPT_SIMD
-                    for (std::int64_t k = 0; k < w; ++k) yc[k] = math::exp(xc[k] - m[k]) * a[k];
+                    for (std::int64_t k = 0; k < w; ++k) yc[k] = math::exp_nonpositive(xc[k] - m[k]) * a[k];
                 }
             }
         });
@@ -296,7 +296,7 @@ struct CE {
             for (std::int64_t j = 0; j < C; ++j) {
                 const T wq = (w ? w[j] : T(1)) * (q[j] * one_m + ec);
                 acc += static_cast<double>(wq) * ((static_cast<double>(mm) - static_cast<double>(xr[j])) + ls);
-                if (g) g[j] = A * math::exp(xr[j] - mm) - sc * wq;
+                if (g) g[j] = A * math::exp_nonpositive(xr[j] - mm) - sc * wq;
             }
             return acc;
         }
@@ -313,6 +313,10 @@ struct CE {
             row_stats_store(xr, C, g, cm, m, s);  // g holds exp(x - running max) until rescaled
         else
             row_stats(xr, C, m, s);
+        // The next row (when it fits L1 easily) is requested now, so its reads overlap this
+        // row's gradient pass, which only reads L1 and writes.
+        if (g && C * static_cast<std::int64_t>(sizeof(T)) <= 16384 && i + 1 < p.n)
+            for (std::int64_t k = 0; k < C; k += 64 / static_cast<std::int64_t>(sizeof(T))) __builtin_prefetch(xr + C + k);
         const double ls = std::log(s);
         const double wt = w ? static_cast<double>(w[t]) : 1.0;
         double loss = (1.0 - eps) * wt * ((static_cast<double>(m) - static_cast<double>(xr[t])) + ls);
@@ -326,10 +330,10 @@ struct CE {
                 const std::int64_t c1 = c0 + cs < C ? c0 + cs : C;
                 if (cm[k] == -std::numeric_limits<T>::infinity()) {  // not stored: from x
                     FASTOPT_SIMD
-                    for (std::int64_t j = c0; j < c1; ++j) g[j] = math::exp(xr[j] - mm);
+                    for (std::int64_t j = c0; j < c1; ++j) g[j] = math::exp_nonpositive(xr[j] - mm);
                 }
                 // exp(x - m) = e * exp(cm - m), folded into the row's factor
-                const T Ak = cm[k] == -std::numeric_limits<T>::infinity() ? A : A * math::exp(cm[k] - mm);
+                const T Ak = cm[k] == -std::numeric_limits<T>::infinity() ? A : A * math::exp_nonpositive(cm[k] - mm);
                 if (eps > 0.0 && w) {
                     FASTOPT_SIMD_REDUCTION(+ : acc)
                     for (std::int64_t j = c0; j < c1; ++j) {
@@ -538,7 +542,7 @@ struct CE {
                 for (std::int64_t k = 0; k < nw; ++k) {
                     const T wq = wc * (qc[k] * one_m + ec);
                     acc[k] += static_cast<double>(wq) * ((static_cast<double>(m[k]) - static_cast<double>(xc[k])) + ls[k]);
-                    if (gc) gc[k] = A[k] * math::exp(xc[k] - m[k]) - sc * wq;
+                    if (gc) gc[k] = A[k] * math::exp_nonpositive(xc[k] - m[k]) - sc * wq;
                 }
             }
             for (std::int64_t k = 0; k < nw; ++k) out[k] = acc[k];
@@ -560,7 +564,7 @@ struct CE {
             for (std::int64_t k = 0; k < nw; ++k) {
                 acc[k] += static_cast<double>(wc) * (static_cast<double>(m[k]) - static_cast<double>(xc[k]));
                 if (gc) {
-                    const T v = A[k] * math::exp(xc[k] - m[k]) - qsum_or_sub[k] * wc;
+                    const T v = A[k] * math::exp_nonpositive(xc[k] - m[k]) - qsum_or_sub[k] * wc;
                     gc[k] = keep[k] != T(0) ? v : T(0);
                 }
             }
