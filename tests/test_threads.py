@@ -158,3 +158,52 @@ def test_omp_num_threads_env_three():
     r = _run("import fastopt; print(fastopt.get_num_threads())", OMP_NUM_THREADS="3")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "3"
+
+
+@pytest.mark.parametrize("env, factor", [
+    ({}, 1),
+    ({"GOMP_SPINCOUNT": "300000"}, 1),
+    ({"GOMP_SPINCOUNT": "infinite"}, 1),
+    ({"GOMP_SPINCOUNT": "1000"}, 4),
+    ({"OMP_WAIT_POLICY": "passive"}, 4),
+    ({"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "300000"}, 4),
+], ids=["default", "spin300k", "spin-infinite", "spin1000", "passive", "PASSIVE"])
+def test_parallel_grain_follows_the_pool_wait_policy(env, factor):
+    """A pool that sleeps between calls pays a wake-up per parallel call: work is split
+    only in 4x larger grains then, and info() says so."""
+    code = "import fastopt; print(fastopt.info()['parallel_grain_factor'])"
+    full = {k: v for k, v in os.environ.items() if k not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    full.update(env)
+    r = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(factor)
+
+
+@pytest.mark.skipif(not fastopt.info()["openmp"], reason="serial build")
+def test_sleeping_pool_results_are_thread_count_independent():
+    """With the larger grains of a sleeping pool, sizes above them still fork and give the
+    same bits as one thread (an activation, a loss and an Adam step)."""
+    code = """
+import numpy as np, fastopt
+from fastopt import functional as F
+assert fastopt.info()['parallel_grain_factor'] == 4
+rng = np.random.default_rng(5)
+n = 4 * 2 * 4 * 32768 + 17   # four grains of 4 * 32768 elements per thread, plus a ragged end
+x = rng.standard_normal(n).astype(np.float32)
+logits = rng.standard_normal((n // 10, 10)).astype(np.float32)
+t = rng.integers(0, 10, n // 10)
+out = []
+for threads in (1, 2, 3):
+    fastopt.set_num_threads(threads)
+    p, g, m, v = x.copy(), x[::-1].copy(), np.zeros_like(x), np.zeros_like(x)
+    F.adam_(p, g, m, v, step=1, lr=1e-3)
+    loss, grad = fastopt.cross_entropy(logits, t)
+    out.append((fastopt.gelu(x).tobytes(), p.tobytes(), m.tobytes(), v.tobytes(), float(loss), grad.tobytes()))
+assert out[0] == out[1] == out[2]
+print("ok")
+"""
+    full = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    full["GOMP_SPINCOUNT"] = "1000"
+    r = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"

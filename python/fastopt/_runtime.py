@@ -33,7 +33,10 @@ def info() -> Dict[str, Any]:
     """What runs here: version, ISA in use, ISAs built and supported, threads, compiler, flags.
 
     Keys: ``version``, ``isa``, ``isas_built``, ``isas_supported``, ``openmp``,
-    ``num_threads``, ``compiler``, ``flags`` (per ISA), ``machine``, ``python``, ``numpy``.
+    ``num_threads``, ``compiler``, ``flags`` (per ISA), ``machine``, ``python``, ``numpy``,
+    ``parallel_grain_factor`` (4 when OpenMP's pool sleeps between calls, OMP_WAIT_POLICY=passive
+    or GOMP_SPINCOUNT < 10000: work is then split across threads only in 4x larger pieces,
+    since each parallel call pays a thread wake-up; else 1).
     """
     import numpy as np
 
@@ -45,6 +48,7 @@ def info() -> Dict[str, Any]:
         "isas_supported": list(_core._isas_supported()),
         "openmp": bool(build["openmp"]),
         "num_threads": get_num_threads(),
+        "parallel_grain_factor": int(build["parallel_grain_factor"]),
         "compiler": build["compiler"],
         "flags": dict(build["flags"]),
         "machine": platform.machine(),

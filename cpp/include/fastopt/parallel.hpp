@@ -27,6 +27,8 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 
 #include "fastopt/config.hpp"
 
@@ -83,8 +85,35 @@ constexpr std::int64_t kAlign = 64;
 // more than it saves.
 constexpr std::int64_t kGrain = 32768;
 
+// What a fork-join costs depends on how the OpenMP pool waits between regions. A pool that
+// spins (libgomp's default) forks in a few microseconds. One that sleeps (OMP_WAIT_POLICY=
+// passive, or GOMP_SPINCOUNT below 10000, the setting that keeps 2-vCPU VMs usable: see
+// fastopt.bench) pays a futex wake-up per region: ~25 us on this project's VMs, as long as an
+// Adam step over 2^16 floats on one thread, which then ran 2x slower on 2 threads than on 1.
+// So with a sleeping pool every grain is kSleepingPoolFactor times larger. Read once from the
+// environment, as libgomp itself reads it; fastopt.info() reports the factor.
+constexpr std::int64_t kSleepingPoolFactor = 4;
+
+inline std::int64_t pool_grain_factor() {
+    static const std::int64_t factor = [] {
+        const char* policy = std::getenv("OMP_WAIT_POLICY");
+        if (policy && (std::strcmp(policy, "passive") == 0 || std::strcmp(policy, "PASSIVE") == 0))
+            return kSleepingPoolFactor;
+        const char* spin = std::getenv("GOMP_SPINCOUNT");
+        if (spin && *spin) {
+            char* end = nullptr;
+            const double count = std::strtod(spin, &end);  // libgomp also accepts "infinite"
+            if (end != spin && count < 10000.0) return kSleepingPoolFactor;
+        }
+        return std::int64_t{1};
+    }();
+    return factor;
+}
+
 FASTOPT_INLINE int threads_for(std::int64_t n, std::int64_t grain, int threads) {
-    if (threads <= 1 || n < 2 * grain) return 1;
+    if (threads <= 1) return 1;
+    grain *= pool_grain_factor();
+    if (n < 2 * grain) return 1;
     const std::int64_t by_size = n / grain;
     return by_size < threads ? static_cast<int>(by_size) : threads;
 }

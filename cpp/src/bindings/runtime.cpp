@@ -4,6 +4,7 @@
 
 #include "arrays.hpp"
 #include "dispatch.hpp"
+#include "fastopt/parallel.hpp"
 #include "pybind.hpp"
 
 #ifndef FASTOPT_VERSION
@@ -39,6 +40,7 @@ py::dict build_info() {
     for (const auto& f : isa_flags()) flags[py::str(f.first)] = f.second;
     d["flags"] = flags;
     d["isas_built"] = isas_built();
+    d["parallel_grain_factor"] = pool_grain_factor();
     return d;
 }
 
