@@ -96,3 +96,66 @@ def test_ulp(kernel, isa, sample):
     assert worst <= ULP_BOUND[kernel.name], f"{kernel.name}: {worst} ULP at x={at!r}"
     assert worst_away <= ULP_BOUND_AWAY_FROM_UNDERFLOW[kernel.name], f"{kernel.name}: {worst_away} ULP at x={at_away!r}"
     assert worst_abs <= TINY, f"{kernel.name}: absolute error {worst_abs} where the result is subnormal"
+
+
+# ---- tanh, densely ---------------------------------------------------------------------------
+# tools/tanh_ulp.py checks every float32 (minutes); this samples 2^24 evenly spread positive
+# floats plus every float in the ranges where the algorithms change course: the ends of the 32
+# intervals of AVX-512's piecewise polynomial (t = |x| is binned by the bits of 0.87 t + 0.6),
+# the switch at |x| = 0.625 of the exp-based tanh (generic, avx2), where tanh(x) stops being x
+# (|x| ~ 2^-12) and saturation (tanh rounds to 1 from 9.011).
+
+
+def _floats_around(centres, k: int) -> np.ndarray:
+    c = np.array(centres, np.float32).view(np.int32).astype(np.int64)
+    bits = (c[:, None] + np.arange(-k, k + 1)[None, :]).ravel()
+    return bits.astype(np.int32).view(np.float32)
+
+
+def _float_range(lo: float, hi: float, step: int = 1) -> np.ndarray:
+    a, b = (int(np.float32(v).view(np.int32)) for v in (lo, hi))
+    return np.arange(a, b + 1, step, dtype=np.int64).astype(np.int32).view(np.float32)
+
+
+def _tanh_sample() -> np.ndarray:
+    top = int(np.float32(np.inf).view(np.int32))
+    spread = np.arange(0, top, top // 2**24 | 1, dtype=np.int64).astype(np.int32).view(np.float32)
+    octave_steps = [2.0**e * (1 + m / 8) for e in range(-1, 4) for m in range(8)]  # bits(u) >> 20 changes
+    ends = [(u - 0.6) / 0.87 for u in octave_steps if 0.6 <= u <= 0.87 * 9.5 + 0.6 + 1]
+    return np.concatenate([
+        spread,
+        _floats_around(ends + [0.625], 4096),
+        _float_range(2.0**-13, 2.0**-10, 4),
+        _float_range(8.9, 9.2),
+        _float_range(9.2, 100.0, 997),
+    ])
+
+
+@pytest.fixture(scope="module")
+def tanh_sample():
+    x = _tanh_sample()
+    return x, np.tanh(x.astype(np.float64)).astype(np.float32)
+
+
+def test_tanh_dense(isa, tanh_sample):
+    import fastopt
+
+    x, expected = tanh_sample
+    y = fastopt.tanh(x)
+    ulps = ulp_distance(y, expected)
+    assert ulps.max() <= ULP_BOUND["tanh"], f"{int(ulps.max())} ULP at x={x[np.argmax(ulps)]!r}"
+    assert np.array_equal(fastopt.tanh(-x).view(np.uint32), (-y).view(np.uint32))  # odd, bitwise
+    assert (y[x >= 9.02] == 1.0).all()  # tanh(x) rounds to 1 there, and we return exactly 1
+
+
+def test_tanh_special_values(isa):
+    import fastopt
+
+    sub = np.arange(1, 0x00800000, 7, dtype=np.int32).view(np.float32)
+    assert np.array_equal(fastopt.tanh(sub), sub) and np.array_equal(fastopt.tanh(-sub), -sub)
+    y = fastopt.tanh(np.array([0.0, -0.0, np.inf, -np.inf, 3e38, -3e38], np.float32))
+    assert y.tolist() == [0.0, 0.0, 1.0, -1.0, 1.0, -1.0]
+    assert not np.signbit(y[0]) and np.signbit(y[1])
+    nans = np.array([0x7FC00000, 0xFFC00000, 0x7F800001, 0xFF800001, 0x7FFFFFFF, 0x7FA00000], np.uint32)
+    for n in (1, 5, 16, 17, 33):  # the tail of a vector loop too
+        assert np.isnan(fastopt.tanh(np.resize(nans, n).view(np.float32))).all()

@@ -53,6 +53,10 @@ struct Sigmoid {
 
 struct Tanh {
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return math::tanh(x); }
+    // The same values for a float array; vector code with register lookups on AVX-512.
+    static FASTOPT_INLINE void forward_array(const float* x, float* y, std::int64_t n, const Coef<float>&) {
+        math::tanh_array(x, y, n);
+    }
     // saved = y = tanh(x)
     template <class T> static FASTOPT_INLINE T backward(T gy, T y, const Coef<T>&) {
         return gy * (T(1) - y * y);

@@ -79,7 +79,11 @@ def sigmoid_backward(grad_out: ArrayLike, y: ArrayLike, out: Out = None) -> np.n
 
 
 def tanh(x: ArrayLike, out: Out = None) -> np.ndarray:
-    """Hyperbolic tangent (odd, saturating to +-1, ``tanh(-0) = -0``)."""
+    """Hyperbolic tangent (odd, saturating to +-1, ``tanh(-0) = -0``).
+
+    float32: within 1 ULP of the correctly rounded value for every input (checked over all
+    float32 values on each ISA).
+    """
     return _core.tanh(x, out)
 
 
