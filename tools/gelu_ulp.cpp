@@ -19,9 +19,10 @@
 //
 // Build it with the flags of the ISA to check (CMakeLists.txt's FASTOPT_KERNEL_FLAGS plus the
 // ISA's), e.g. for avx512:
-//   g++ -std=c++17 -O3 -fopenmp -fno-math-errno -ffp-contract=fast -fno-trapping-math \
-//       -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512 -DFASTOPT_ISA=avx512 \
+//   g++ -std=c++17 -O3 -fopenmp -fno-math-errno -ffp-contract=fast -fno-trapping-math
+//       -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512 -DFASTOPT_ISA=avx512
 //       -Icpp/include tools/gelu_ulp.cpp -o /tmp/gelu_ulp && /tmp/gelu_ulp
+// (one command line)
 // generic: no -m flags (and -DFASTOPT_ISA=generic); avx2: -mavx2 -mfma -mf16c.
 // `gelu_ulp LO HI` checks the bit patterns [LO, HI) only (hex or decimal), e.g. a range of
 // interest; the default is all of them. Takes a few minutes per ISA on 2 cores.
