@@ -109,12 +109,20 @@ struct Elu {  // a = alpha
 };
 
 struct Gelu {  // approximate='none': x * Phi(x)
-    // Phi(x) = erfc(-x / sqrt 2) / 2: no cancellation for x < 0, where torch's
-    // 0.5 * (1 + erf(x / sqrt 2)) loses all digits beyond x < -5.
-    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x * math::normal_cdf(x); }
-    // d/dx = Phi(x) + x * phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi).
+    // Phi(x) from the normal tail Phi(-|x|) (math.hpp), 1 - tail for x > 0: no cancellation
+    // for x < 0, where torch's 0.5 * (1 + erf(x / sqrt 2)) loses all digits beyond x < -5.
+    // A NaN x gets a NaN or 0 tail (float: 0) and gives NaN through the factor x.
+    template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) {
+        T gauss;
+        const T tail = math::normal_tail(x, gauss);
+        return x * (x > T(0) ? T(1) - tail : tail);
+    }
+    // d/dx = Phi(x) + x * phi(x), phi(x) = e^{-x^2/2} / sqrt(2 pi): one exp serves both.
     template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>&) {
-        return gy * (math::normal_cdf(x) + x * math::normal_pdf(x));
+        T gauss;
+        const T tail = math::normal_tail(x, gauss);
+        const T cdf = x > T(0) ? T(1) - tail : tail;
+        return gy * (cdf + (x * T(0.39894228040143267794)) * gauss);
     }
 };
 

@@ -180,9 +180,9 @@ def _gelu_kernel(approximate: str, fn: str) -> str:
 def gelu(x: ArrayLike, approximate: str = "none", out: Out = None) -> np.ndarray:
     """Gaussian error linear unit.
 
-    ``approximate='none'``: ``x * Phi(x)``, Phi the standard normal CDF, computed as
-    ``0.5 * erfc(-x / sqrt(2))`` (accurate for negative x, where torch's
-    ``0.5 * (1 + erf(x / sqrt(2)))`` cancels).
+    ``approximate='none'``: ``x * Phi(x)``, Phi the standard normal CDF, computed from its
+    lower tail ``Phi(-|x|) = 0.5 * erfc(|x| / sqrt(2))`` (accurate for negative x, where
+    torch's ``0.5 * (1 + erf(x / sqrt(2)))`` cancels).
     ``approximate='tanh'``: ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))``,
     computed as ``x * sigmoid(2 * u)``, the same value without cancellation.
     """
