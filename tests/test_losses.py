@@ -9,15 +9,14 @@ import math
 
 import numpy as np
 import pytest
-from _loss_helpers import EPS, GRAD_TOL, LOSS_RTOL, assert_allclose_nan, check_loss_pair
+from _loss_helpers import (EPS, GRAD_TOL, LOSS_RTOL, SOFTMAX_TOL, assert_allclose_nan, ce_grad_scale, check_loss_pair,
+                           loss_atol)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastopt
 from fastopt import reference as R
-
-SOFTMAX_TOL = {np.dtype(np.float32): (8 * 2.0**-23, 2.0**-23), np.dtype(np.float64): (64 * 2.0**-52, 2.0**-52)}
 
 # --------------------------------------------------------------------------------------------
 # softmax / log_softmax
@@ -150,28 +149,6 @@ def make_ce_inputs(rng, shape, dtype, *, prob=False, weighted=False, ignore=True
             t.flat[rng.integers(0, t.size, max(1, t.size // 4))] = -100
     w = rng.uniform(0.2, 2.0, C).astype(dtype) if weighted else None
     return x, t, w
-
-
-def ce_grad_scale(x, t, w, reduction, grad_scale, prob):
-    """The largest gradient magnitude the formulas allow (for the absolute tolerance)."""
-    wmax = 1.0 if w is None else float(np.max(w))
-    if reduction != "mean":
-        return abs(grad_scale) * 2 * wmax
-    if prob:
-        n = max(1, x.size // max(1, x.shape[1]))
-        return abs(grad_scale) * 2 * wmax / n
-    valid = t != -100
-    wt = np.ones(t.shape) if w is None else np.where(valid, w[np.where(valid, t, 0)], 0)
-    div = float(np.sum(np.where(valid, wt, 0.0)))
-    return abs(grad_scale) * 2 * wmax / div if div > 0 else 0.0
-
-
-def loss_atol(x, reduction, w, dtype):
-    """Absolute slack of the loss: a few ULP of each sample's log-sum-exp."""
-    wmax = 1.0 if w is None else float(np.max(w))
-    samples = max(1, x.size // max(1, x.shape[1])) if x.ndim >= 2 else 1
-    per = 8 * EPS[np.dtype(dtype)] * wmax
-    return per * (samples if reduction == "sum" else 1)
 
 
 @pytest.mark.parametrize("shape", CE_SHAPES, ids=str)
