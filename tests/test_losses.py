@@ -251,6 +251,25 @@ def test_cross_entropy_all_ignored_and_empty(dtype):
         assert np.isnan(fastopt.cross_entropy(x0, np.zeros(shape, dtype))[0])
 
 
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (2, 0, 3)], ids=str)
+def test_class_losses_without_classes(shape, dtype):
+    """C = 0 (every index target ignored, or probability targets of no class): the kernels give
+    NaN ('mean' of index targets: 0 / 0), 0 or per-sample zeros and an empty gradient; the
+    reference crashed (ZeroDivisionError on eps / C, IndexError taking the target class).
+    Found by tests/test_fuzz_loss_contract.py."""
+    x = np.zeros(shape, dtype)
+    sample = shape[:1] + shape[2:] if len(shape) > 1 else ()
+    index = np.full(sample, -100)
+    calls = [(fastopt.nll_loss, R.nll_loss, index, {})]
+    for ls in (0.0, 0.3):
+        calls += [(fastopt.cross_entropy, R.cross_entropy, t, {"label_smoothing": ls}) for t in (index, x.copy())]
+    for fast, ref, t, kw in calls:
+        for reduction in REDUCTIONS:
+            for w in (None, np.ones(0, dtype)):
+                kw2 = dict(kw, reduction=reduction, weight=w)
+                check_loss_pair(fast(x, t, **kw2), ref(x, t, **kw2), dtype, 1.0, f"{fast.__name__} {kw2}")
+
+
 def test_cross_entropy_ignore_index_is_a_class(dtype):
     rng = np.random.default_rng(3)
     x, t, w = make_ce_inputs(rng, (30, 5), dtype, weighted=True, ignore=False)
