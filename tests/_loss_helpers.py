@@ -32,7 +32,7 @@ def assert_allclose_nan(actual, expected, rtol, atol, what=""):
     if bad.any():
         idx = np.argwhere(bad)[:5]
         raise AssertionError(
-            f"{what}: {int(bad.sum())} of {a.size} out of tolerance (rtol={rtol:.3g}, atol={atol:.3g}); "
+            f"{what}: {int(bad.sum())} of {a.size} out of tolerance (rtol={rtol:.3g}, atol={float(np.max(atol)):.3g}); "
             f"at {idx.tolist()}: actual {a[bad][:5].tolist()} expected {e[bad][:5].tolist()}"
         )
 
@@ -69,7 +69,10 @@ def ce_grad_scale(x, t, w, reduction, grad_scale, prob, ignore_index=-100):
     if prob:
         return abs(grad_scale) * 2 * wmax / _samples(x)
     valid = t != ignore_index
-    wt = np.ones(t.shape) if w is None else np.where(valid, w[np.where(valid, t, 0)], 0)
+    if w is None:
+        wt = np.ones(t.shape)
+    else:  # (no classes: every target is ignored)
+        wt = np.where(valid, w[np.where(valid, t, 0)], 0) if w.size else np.zeros(t.shape)
     div = float(np.sum(np.where(valid, wt, 0.0)))
     return abs(grad_scale) * 2 * wmax / div if div > 0 else 0.0
 
