@@ -194,6 +194,37 @@ def test_cross_entropy_1d_logits_and_int32(dtype):
     assert a64[0] == a32[0] and np.array_equal(a64[1], a32[1])
 
 
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("target_dtype", [np.int64, np.int32])
+def test_class_target_misaligned_is_copied(name, target_dtype, dtype):
+    """A C-contiguous but misaligned int32/int64 target was read in place (np.ascontiguousarray
+    returns it as it is): misaligned int64_t loads (UBSan: undefined behaviour), and an ``out``
+    holding such a target was refused as overlapping an input instead of the target being
+    copied first, as every misaligned input is. Found by tests/test_fuzz_loss_contract.py
+    under .ci/sanitize."""
+    fast, ref = getattr(fastopt, name), getattr(R, name)
+    x = np.random.default_rng(7).standard_normal((5, 3)).astype(dtype)
+    values = np.array([0, 2, 1, -100, 2], target_dtype)
+    buf = np.zeros(values.nbytes + 1, np.uint8)
+    t = buf[1:].view(target_dtype)  # misaligned, C-contiguous
+    t[...] = values
+    assert not t.flags.aligned and t.flags.c_contiguous
+    expected = ref(x, values, reduction="sum")
+    check_loss_pair(fast(x, t, reduction="sum"), expected, dtype, 2.0)
+    for nd in (0, 1):  # a 0-d target of (C,) logits too
+        t0 = np.zeros(9, np.uint8)[1:].view(target_dtype)[:1].reshape(() if nd == 0 else (1,))
+        t0[...] = 2
+        x0 = x[0] if nd == 0 else x[:1]
+        check_loss_pair(fast(x0, t0), ref(x0, t0.copy()), dtype, 2.0)
+    # a misaligned target inside out's memory: copied first, so as if there were no overlap
+    out = np.zeros(x.shape, dtype)
+    tin = out.reshape(-1).view(np.uint8)[1:1 + values.nbytes].view(target_dtype)
+    tin[...] = values
+    loss, g = fast(x, tin, reduction="sum", out=out)
+    assert g is out
+    check_loss_pair((loss, g), expected, dtype, 2.0)
+
+
 def test_cross_entropy_grad_false_and_scale(dtype):
     rng = np.random.default_rng(6)
     x, t, w = make_ce_inputs(rng, (20, 11), dtype, weighted=True)
