@@ -32,7 +32,7 @@ def assert_allclose_nan(actual, expected, rtol, atol, what=""):
     if bad.any():
         idx = np.argwhere(bad)[:5]
         raise AssertionError(
-            f"{what}: {int(bad.sum())} of {a.size} out of tolerance (rtol={rtol:.3g}, atol={atol:.3g}); "
+            f"{what}: {int(bad.sum())} of {a.size} out of tolerance (rtol={rtol:.3g}, atol={float(np.max(atol)):.3g}); "
             f"at {idx.tolist()}: actual {a[bad][:5].tolist()} expected {e[bad][:5].tolist()}"
         )
 
@@ -50,3 +50,35 @@ def check_loss_pair(actual, expected, dtype, grad_scale_abs=1.0, what="", loss_a
         return
     assert isinstance(ga, np.ndarray) and ga.dtype == dtype and ga.shape == np.shape(ge)
     assert_allclose_nan(ga, ge, GRAD_TOL[dtype], GRAD_TOL[dtype] * grad_scale_abs, what + " grad")
+
+
+# softmax / log_softmax: (rtol, atol); log_softmax's atol scales with the row's log-sum-exp.
+SOFTMAX_TOL = {np.dtype(np.float32): (8 * 2.0**-23, 2.0**-23), np.dtype(np.float64): (64 * 2.0**-52, 2.0**-52)}
+
+
+def _samples(x) -> int:
+    """Samples of class logits of shape (C,), (N, C) or (N, C, d...): 1, or size / C."""
+    return max(1, x.size // max(1, x.shape[1])) if x.ndim >= 2 else 1
+
+
+def ce_grad_scale(x, t, w, reduction, grad_scale, prob, ignore_index=-100):
+    """The largest gradient magnitude the formulas allow (for the absolute tolerance)."""
+    wmax = 1.0 if w is None else float(np.max(np.abs(w), initial=0.0))
+    if reduction != "mean":
+        return abs(grad_scale) * 2 * wmax
+    if prob:
+        return abs(grad_scale) * 2 * wmax / _samples(x)
+    valid = t != ignore_index
+    if w is None:
+        wt = np.ones(t.shape)
+    else:  # (no classes: every target is ignored)
+        wt = np.where(valid, w[np.where(valid, t, 0)], 0) if w.size else np.zeros(t.shape)
+    div = float(np.sum(np.where(valid, wt, 0.0)))
+    return abs(grad_scale) * 2 * wmax / div if div > 0 else 0.0
+
+
+def loss_atol(x, reduction, w, dtype):
+    """Absolute slack of the loss: a few ULP of each sample's log-sum-exp."""
+    wmax = 1.0 if w is None else float(np.max(np.abs(w), initial=0.0))
+    per = 8 * EPS[np.dtype(dtype)] * wmax
+    return per * (_samples(x) if reduction == "sum" else 1)

@@ -9,15 +9,14 @@ import math
 
 import numpy as np
 import pytest
-from _loss_helpers import EPS, GRAD_TOL, LOSS_RTOL, assert_allclose_nan, check_loss_pair
+from _loss_helpers import (EPS, GRAD_TOL, LOSS_RTOL, SOFTMAX_TOL, assert_allclose_nan, ce_grad_scale, check_loss_pair,
+                           loss_atol)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastopt
 from fastopt import reference as R
-
-SOFTMAX_TOL = {np.dtype(np.float32): (8 * 2.0**-23, 2.0**-23), np.dtype(np.float64): (64 * 2.0**-52, 2.0**-52)}
 
 # --------------------------------------------------------------------------------------------
 # softmax / log_softmax
@@ -152,28 +151,6 @@ def make_ce_inputs(rng, shape, dtype, *, prob=False, weighted=False, ignore=True
     return x, t, w
 
 
-def ce_grad_scale(x, t, w, reduction, grad_scale, prob):
-    """The largest gradient magnitude the formulas allow (for the absolute tolerance)."""
-    wmax = 1.0 if w is None else float(np.max(w))
-    if reduction != "mean":
-        return abs(grad_scale) * 2 * wmax
-    if prob:
-        n = max(1, x.size // max(1, x.shape[1]))
-        return abs(grad_scale) * 2 * wmax / n
-    valid = t != -100
-    wt = np.ones(t.shape) if w is None else np.where(valid, w[np.where(valid, t, 0)], 0)
-    div = float(np.sum(np.where(valid, wt, 0.0)))
-    return abs(grad_scale) * 2 * wmax / div if div > 0 else 0.0
-
-
-def loss_atol(x, reduction, w, dtype):
-    """Absolute slack of the loss: a few ULP of each sample's log-sum-exp."""
-    wmax = 1.0 if w is None else float(np.max(w))
-    samples = max(1, x.size // max(1, x.shape[1])) if x.ndim >= 2 else 1
-    per = 8 * EPS[np.dtype(dtype)] * wmax
-    return per * (samples if reduction == "sum" else 1)
-
-
 @pytest.mark.parametrize("shape", CE_SHAPES, ids=str)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True], ids=["noweight", "weight"])
@@ -215,6 +192,37 @@ def test_cross_entropy_1d_logits_and_int32(dtype):
     a64 = fastopt.cross_entropy(x2, t2, weight=w2)
     a32 = fastopt.cross_entropy(x2, t2.astype(np.int32), weight=w2)
     assert a64[0] == a32[0] and np.array_equal(a64[1], a32[1])
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("target_dtype", [np.int64, np.int32])
+def test_class_target_misaligned_is_copied(name, target_dtype, dtype):
+    """A C-contiguous but misaligned int32/int64 target was read in place (np.ascontiguousarray
+    returns it as it is): misaligned int64_t loads (UBSan: undefined behaviour), and an ``out``
+    holding such a target was refused as overlapping an input instead of the target being
+    copied first, as every misaligned input is. Found by tests/test_fuzz_loss_contract.py
+    under .ci/sanitize."""
+    fast, ref = getattr(fastopt, name), getattr(R, name)
+    x = np.random.default_rng(7).standard_normal((5, 3)).astype(dtype)
+    values = np.array([0, 2, 1, -100, 2], target_dtype)
+    buf = np.zeros(values.nbytes + 1, np.uint8)
+    t = buf[1:].view(target_dtype)  # misaligned, C-contiguous
+    t[...] = values
+    assert not t.flags.aligned and t.flags.c_contiguous
+    expected = ref(x, values, reduction="sum")
+    check_loss_pair(fast(x, t, reduction="sum"), expected, dtype, 2.0)
+    for nd in (0, 1):  # a 0-d target of (C,) logits too
+        t0 = np.zeros(9, np.uint8)[1:].view(target_dtype)[:1].reshape(() if nd == 0 else (1,))
+        t0[...] = 2
+        x0 = x[0] if nd == 0 else x[:1]
+        check_loss_pair(fast(x0, t0), ref(x0, t0.copy()), dtype, 2.0)
+    # a misaligned target inside out's memory: copied first, so as if there were no overlap
+    out = np.zeros(x.shape, dtype)
+    tin = out.reshape(-1).view(np.uint8)[1:1 + values.nbytes].view(target_dtype)
+    tin[...] = values
+    loss, g = fast(x, tin, reduction="sum", out=out)
+    assert g is out
+    check_loss_pair((loss, g), expected, dtype, 2.0)
 
 
 def test_cross_entropy_grad_false_and_scale(dtype):
@@ -272,6 +280,25 @@ def test_cross_entropy_all_ignored_and_empty(dtype):
         assert fastopt.cross_entropy(x0, t0, reduction="sum")[0] == 0
         assert fastopt.cross_entropy(x0, t0, reduction="none")[0].shape == t0.shape
         assert np.isnan(fastopt.cross_entropy(x0, np.zeros(shape, dtype))[0])
+
+
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (2, 0, 3)], ids=str)
+def test_class_losses_without_classes(shape, dtype):
+    """C = 0 (every index target ignored, or probability targets of no class): the kernels give
+    NaN ('mean' of index targets: 0 / 0), 0 or per-sample zeros and an empty gradient; the
+    reference crashed (ZeroDivisionError on eps / C, IndexError taking the target class).
+    Found by tests/test_fuzz_loss_contract.py."""
+    x = np.zeros(shape, dtype)
+    sample = shape[:1] + shape[2:] if len(shape) > 1 else ()
+    index = np.full(sample, -100)
+    calls = [(fastopt.nll_loss, R.nll_loss, index, {})]
+    for ls in (0.0, 0.3):
+        calls += [(fastopt.cross_entropy, R.cross_entropy, t, {"label_smoothing": ls}) for t in (index, x.copy())]
+    for fast, ref, t, kw in calls:
+        for reduction in REDUCTIONS:
+            for w in (None, np.ones(0, dtype)):
+                kw2 = dict(kw, reduction=reduction, weight=w)
+                check_loss_pair(fast(x, t, **kw2), ref(x, t, **kw2), dtype, 1.0, f"{fast.__name__} {kw2}")
 
 
 def test_cross_entropy_ignore_index_is_a_class(dtype):

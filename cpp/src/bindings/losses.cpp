@@ -188,9 +188,13 @@ ClassProblem class_problem(const std::string& fn, const char* xname, py::handle 
         if (dims(t) != cp.sample_shape)
             throw py::value_error(fn + ": target has shape " + shape_str(t) + " but " + xname + " of shape " +
                                   shape_str(x) + " needs class indices of shape " + shape_of(cp.sample_shape));
+        // Read as int32_t / int64_t: a native, aligned, C-contiguous copy where needed (not
+        // ascontiguousarray: it returns a misaligned C-contiguous array as it is).
         constexpr int kFlags = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
-        if ((t.flags() & kFlags) != kFlags || !t.dtype().attr("isnative").cast<bool>())
-            t = py::module_::import("numpy").attr("ascontiguousarray")(t, t.dtype().attr("newbyteorder")("="));
+        if (!t.dtype().attr("isnative").cast<bool>())
+            t = t.attr("astype")(t.dtype().attr("newbyteorder")("="), "order"_a = "C");
+        else if ((t.flags() & kFlags) != kFlags)
+            t = py::array::ensure(t, kFlags);
         p.target_kind = t.itemsize() == 4 ? 0 : 1;
     }
     cp.target = t;

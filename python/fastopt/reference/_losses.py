@@ -189,6 +189,14 @@ def _class_operands(x, target, weight, ignore_index, label_smoothing, reduction,
     return x, xl, t, prob, w, C
 
 
+def _at_targets(a, tt):
+    """a[..., t] along the last (class) axis for each sample's target index tt (0 for
+    ignored samples). With no classes (C = 0) every target is ignored: zeros."""
+    if a.shape[-1] == 0:
+        return np.zeros(tt.shape, dtype=a.dtype)
+    return np.take_along_axis(a, tt[..., None], axis=-1)[..., 0]
+
+
 def _back_to_logits_layout(g, x):
     return np.moveaxis(g, -1, 0 if x.ndim == 1 else 1).astype(x.dtype)
 
@@ -221,12 +229,13 @@ def cross_entropy(
     x, xl, t, prob, w, C = _class_operands(x=logits, target=target, weight=weight, ignore_index=ignore_index,
                                           label_smoothing=label_smoothing, reduction=reduction, allow_prob=True)
     eps = float(label_smoothing)
+    eps_c = eps / C if C else 0.0  # eps / C; no classes (C = 0): no smoothing terms at all
     with np.errstate(all="ignore"):
         d, s = _shifted(xl, -1)
         logp = d - np.log(s)
         p = np.exp(d) / s
         if prob:
-            qs = t * (1.0 - eps) + eps / C
+            qs = t * (1.0 - eps) + eps_c
             wq = w * qs
             loss_i = -np.sum(wq * logp, axis=-1)
             divisor = loss_i.size
@@ -234,15 +243,15 @@ def cross_entropy(
         else:
             valid = t != ignore_index
             tt = np.where(valid, t, 0)
-            wt = np.where(valid, w[tt], 0.0)
-            logp_t = np.take_along_axis(logp, tt[..., None], axis=-1)[..., 0]
+            wt = np.where(valid, _at_targets(np.broadcast_to(w, logp.shape), tt), 0.0)
+            logp_t = _at_targets(logp, tt)
             loss_i = (1.0 - eps) * wt * -logp_t
             if eps > 0:  # as torch, the smoothing term only exists when eps > 0 (-inf logits)
-                loss_i = loss_i + eps / C * -np.sum(logp * w, axis=-1)
+                loss_i = loss_i + eps_c * -np.sum(logp * w, axis=-1)
             loss_i = np.where(valid, loss_i, 0.0)
             divisor = np.sum(wt)
             onehot = np.arange(C) == tt[..., None]
-            g = (1.0 - eps) * wt[..., None] * (p - onehot) + eps / C * (np.sum(w) * p - w)
+            g = (1.0 - eps) * wt[..., None] * (p - onehot) + eps_c * (np.sum(w) * p - w)
             valid_g = valid[..., None]
         loss = _reduce(loss_i, divisor, reduction, x.dtype)
         if not grad:
@@ -260,9 +269,9 @@ def nll_loss(log_probs, target, *, weight=None, ignore_index=-100, reduction="me
     x, xl, t, _, w, C = _class_operands(log_probs, target, weight, ignore_index, 0.0, reduction, allow_prob=False)
     valid = t != ignore_index
     tt = np.where(valid, t, 0)
-    wt = np.where(valid, w[tt], 0.0)
+    wt = np.where(valid, _at_targets(np.broadcast_to(w, xl.shape), tt), 0.0)
     with np.errstate(all="ignore"):
-        x_t = np.take_along_axis(xl, tt[..., None], axis=-1)[..., 0]
+        x_t = _at_targets(xl, tt)
         loss_i = np.where(valid, -wt * x_t, 0.0)
         divisor = np.sum(wt)
         loss = _reduce(loss_i, divisor, reduction, x.dtype)
