@@ -231,6 +231,22 @@ def spec_for(draw, main_dtype: np.dtype, shape, input_only: bool, p_bad: int = 6
 # --------------------------------------------------------------------------------------------
 
 
+def attempt(what: str, ok: bool, bufs: "Buffers", call, detail: str = "", snap=None) -> Tuple[bool, Any]:
+    """Runs call() under the memory contract's two outcomes: a valid call (ok) returns, and any
+    other raises TypeError/ValueError/IndexError with every argument byte-for-byte unchanged
+    (against `snap`, bufs' snapshot from before the call, taken here when not given).
+    Returns (True, result), or (False, None) when the call was (rightly) refused."""
+    snap = bufs.snapshot() if snap is None else snap
+    try:
+        got = call()
+    except (TypeError, ValueError, IndexError) as e:
+        assert not ok, f"{what}: refused a valid call: {type(e).__name__}: {e}"
+        assert bufs.snapshot() == snap, f"{what}: raised {type(e).__name__} ({e}) but changed an argument"
+        return False, None
+    assert ok, f"{what}: accepted a call the contract refuses ({detail})"
+    return True, got
+
+
 def _native(dt: np.dtype) -> np.dtype:
     return dt.newbyteorder("=")
 
