@@ -357,6 +357,15 @@ def nthreads(request):
 
 
 @pytest.fixture
+def two_threads():
+    """Run on 2 threads (the threaded paths); restore the thread count afterwards."""
+    before = fastopt.get_num_threads()
+    fastopt.set_num_threads(2)
+    yield
+    fastopt.set_num_threads(before)
+
+
+@pytest.fixture
 def rng(request):
     """A generator seeded from the test's id, so every test is reproducible on its own."""
     import zlib

@@ -74,12 +74,7 @@ from _loss_helpers import (  # noqa: E402
 )
 
 
-@pytest.fixture(autouse=True)
-def two_threads():
-    before = fastopt.get_num_threads()
-    fastopt.set_num_threads(2)
-    yield
-    fastopt.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("two_threads")  # conftest: every example on 2 threads
 
 
 # --------------------------------------------------------------------------------------------

@@ -127,12 +127,7 @@ def check_elementwise(fam: Family, call) -> None:
             np.testing.assert_array_equal(_ref_input(a), b)
 
 
-@pytest.fixture(autouse=True)
-def two_threads():
-    before = fastopt.get_num_threads()
-    fastopt.set_num_threads(2)
-    yield
-    fastopt.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("two_threads")  # conftest: every example on 2 threads
 
 
 def check_pointwise_loss(fam: Family, call) -> None:
