@@ -24,14 +24,6 @@ N_THREADS = 8
 ROUNDS = 3
 
 
-@pytest.fixture
-def two_threads():
-    before = fastopt.get_num_threads()
-    fastopt.set_num_threads(2)
-    yield
-    fastopt.set_num_threads(before)
-
-
 def _model(case: Case, seed: int, n: int, dtype):
     return case.setup(np.random.default_rng(seed), n, dtype)
 

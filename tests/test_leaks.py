@@ -62,14 +62,6 @@ def _mixed_calls(n_calls: int, size: int, dtype) -> None:
                             dst[...] = src
 
 
-@pytest.fixture
-def two_threads():
-    before = fastopt.get_num_threads()
-    fastopt.set_num_threads(2)
-    yield
-    fastopt.set_num_threads(before)
-
-
 def test_small_calls_rss_flat(two_threads):
     _mixed_calls(5_000, 16, np.float32)  # warm up
     before = rss()
