@@ -20,7 +20,6 @@ import sys
 import numpy as np
 import pytest
 
-import fastopt
 from fastopt import functional as F
 
 from reliability_calls import CASES, copy_arrays
