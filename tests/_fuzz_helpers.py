@@ -285,13 +285,20 @@ def writable_ok(a, dtype, shape) -> bool:
 class Family:
     """name: the public name (fastopt.functional and fastopt.reference);
     inputs: names of the read-only array arguments; out: whether it takes ``out=``;
-    kwargs: fixed keyword arguments; kernel: the TOLERANCE key in conftest."""
+    kwargs: fixed keyword arguments; kernel: the TOLERANCE key in conftest (and the test id);
+    keywords: the trailing inputs that are passed by keyword (e.g. a loss's ``weight``)."""
 
     name: str
     inputs: Tuple[str, ...]
     out: bool = True
     kwargs: Dict[str, Any] = field(default_factory=dict)
     kernel: str = ""
+    keywords: Tuple[str, ...] = ()
+
+    def split(self, args) -> Tuple[List[Any], Dict[str, Any]]:
+        """args (one per input) as the call's positional and keyword arguments."""
+        k = len(self.inputs) - len(self.keywords)
+        return list(args[:k]), dict(zip(self.keywords, args[k:]), **self.kwargs)
 
     def __repr__(self) -> str:
         return self.kernel or self.name

@@ -91,6 +91,8 @@ POINTWISE_LOSSES = [
     Family("smooth_l1_loss", ("pred", "target"), kwargs={"beta": 0.5}),
     Family("huber_loss", ("pred", "target"), kwargs={"delta": 2.0}),
     Family("binary_cross_entropy_with_logits", ("logits", "target")),
+    Family("binary_cross_entropy_with_logits", ("logits", "target", "weight", "pos_weight"),
+           keywords=("weight", "pos_weight"), kernel="bce_with_logits(weight, pos_weight)"),
 ]
 
 
@@ -130,19 +132,40 @@ def check_elementwise(fam: Family, call) -> None:
 pytestmark = pytest.mark.usefixtures("two_threads")  # conftest: every example on 2 threads
 
 
+def loss_expect_ok(fam: Family, args, out) -> bool:
+    """elementwise_expect_ok for the positional inputs; a keyword input (a weight) needs the
+    logits' dtype and a shape that broadcasts to theirs (NumPy rules)."""
+    k = len(fam.inputs) - len(fam.keywords)
+    if not elementwise_expect_ok(fam, args[:k], out):
+        return False
+    main = as_input(args[0])
+    for a in args[k:]:
+        c = as_input(a)
+        if c is None or _native(c.dtype) != _native(main.dtype):
+            return False
+        try:
+            if np.broadcast_shapes(c.shape, main.shape) != main.shape:
+                return False
+        except ValueError:
+            return False
+    return True
+
+
 def check_pointwise_loss(fam: Family, call) -> None:
     seed, specs, out_mode, out_spec, which, shift = call
     rng = np.random.default_rng(seed)
     bufs, args, out = build_elementwise(fam, rng, specs, out_mode, out_spec, which, shift)
-    ok = elementwise_expect_ok(fam, args, out) and not (
+    ok = loss_expect_ok(fam, args, out) and not (
         out is not None and any(in_place_input(a) and shares(out, a) for a in args))
     note(f"{fam!r:>20} out={out_mode} {'valid' if ok else 'refused'}")
     if ok:
+        ref_pos, ref_kw = fam.split([_ref_input(a) for a in args])
         with np.errstate(all="ignore"):
-            expected = getattr(R, fam.name)(*[_ref_input(a) for a in args], **fam.kwargs)
+            expected = getattr(R, fam.name)(*ref_pos, **ref_kw)
     before_inputs = [_ref_input(a) for a in args]
+    pos, kw = fam.split(args)
     with np.errstate(all="ignore"):
-        done, got = attempt(repr(fam), ok, bufs, lambda: getattr(F, fam.name)(*args, **fam.kwargs, out=out),
+        done, got = attempt(repr(fam), ok, bufs, lambda: getattr(F, fam.name)(*pos, **kw, out=out),
                             f"out_mode={out_mode}, specs={specs}")
     if not done:
         return
