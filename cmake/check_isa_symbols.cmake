@@ -15,8 +15,11 @@ foreach(obj IN LISTS objects)
     # "<address> <type> <name>": uppercase types are global, V/W/u are weak or unique.
     if(line MATCHES "^[0-9a-fA-F]+ ([A-Zu]) (.*)$")
       set(name "${CMAKE_MATCH_2}")
-      # DW.ref.__gxx_personality_v0: the shared exception-personality pointer, identical data.
-      if(NOT name MATCHES "^(guard variable for |typeinfo |vtable )?fastopt::${ISA}::" AND NOT name MATCHES "^DW\\.ref\\.")
+      # A name that mentions fastopt::<isa>:: anywhere (its scope, a template argument, or
+      # after a demangled return type: "void fastopt::generic::parallel_for<...>(...)", which
+      # an -O2 build emits where -O3 inlines) is distinct per ISA, so no other ISA's copy can
+      # replace it. DW.ref.__gxx_personality_v0: the shared exception-personality pointer.
+      if(NOT name MATCHES "fastopt::${ISA}::" AND NOT name MATCHES "^DW\\.ref\\.")
         string(APPEND bad "\n  ${obj}: ${line}")
       endif()
     endif()
