@@ -150,7 +150,8 @@ FASTOPT_INLINE void tile_stats(const T* FASTOPT_RESTRICT x, std::int64_t len, st
     for (std::int64_t c = 0; c < len; ++c) {
         const T* xc = x + c * inner;
         FASTOPT_SIMD
-        for (std::int64_t k = 0; k < w; ++k) s[k] += static_cast<double>(math::exp_nonpositive(xc[k] - m[k]));  // -inf row: NaN
+        for (std::int64_t k = 0; k < w; ++k)
+            s[k] += static_cast<double>(math::exp_nonpositive(xc[k] - m[k]));  // -inf row: NaN
     }
 }
 

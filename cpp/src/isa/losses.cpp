@@ -237,14 +237,16 @@ double class_divisor(const T* weight, const ClassLossParams& p, const Blocks& bl
     return block_sum(blocks, threads, [&](std::int64_t b) {
         const std::int64_t r0 = blocks.begin(b), r1 = blocks.end(b, samples);
         const std::int64_t ig = p.ignore_index;
+        // the weight of a target (an ignored one reads class 0, then is dropped: no branch)
+        const auto w_at = [&](std::int64_t v) { return static_cast<double>(weight[v == ig ? 0 : v]); };
         // per kind, so the loop is branch-free and vectorizes (a pass over the targets only)
         if (p.target_kind == 0) {
             const std::int32_t* t = static_cast<const std::int32_t*>(p.target);
-            if (weight) return sum_lanes(t, r0, r1, [&](std::int32_t v) { return v == ig ? 0.0 : static_cast<double>(weight[v == ig ? 0 : v]); });
+            if (weight) return sum_lanes(t, r0, r1, [&](std::int32_t v) { return v == ig ? 0.0 : w_at(v); });
             return sum_lanes(t, r0, r1, [&](std::int32_t v) { return v == ig ? 0.0 : 1.0; });
         }
         const std::int64_t* t = static_cast<const std::int64_t*>(p.target);
-        if (weight) return sum_lanes(t, r0, r1, [&](std::int64_t v) { return v == ig ? 0.0 : static_cast<double>(weight[v == ig ? 0 : v]); });
+        if (weight) return sum_lanes(t, r0, r1, [&](std::int64_t v) { return v == ig ? 0.0 : w_at(v); });
         return sum_lanes(t, r0, r1, [&](std::int64_t v) { return v == ig ? 0.0 : 1.0; });
     });
 }
@@ -316,7 +318,8 @@ struct CE {
         // The next row (when it fits L1 easily) is requested now, so its reads overlap this
         // row's gradient pass, which only reads L1 and writes.
         if (g && C * static_cast<std::int64_t>(sizeof(T)) <= 16384 && i + 1 < p.n)
-            for (std::int64_t k = 0; k < C; k += 64 / static_cast<std::int64_t>(sizeof(T))) __builtin_prefetch(xr + C + k);
+            for (std::int64_t k = 0; k < C; k += 64 / static_cast<std::int64_t>(sizeof(T)))
+                __builtin_prefetch(xr + C + k);
         const double ls = std::log(s);
         const double wt = w ? static_cast<double>(w[t]) : 1.0;
         double loss = (1.0 - eps) * wt * ((static_cast<double>(m) - static_cast<double>(xr[t])) + ls);
@@ -419,7 +422,8 @@ struct CE {
                 // log(s) for s in [1, C] (NaN for a NaN row): float log1p of s - 1, within a
                 // few float ULP (the loss is float32 anyway); vectorized, unlike std::log
                 FASTOPT_SIMD
-                for (std::int64_t i = 0; i < nb; ++i) ls[i] = static_cast<double>(math::log1p(static_cast<float>(s[i] - 1.0)));
+                for (std::int64_t i = 0; i < nb; ++i)
+                    ls[i] = static_cast<double>(math::log1p(static_cast<float>(s[i] - 1.0)));
             } else {
                 for (std::int64_t i = 0; i < nb; ++i) ls[i] = std::log(s[i]);
             }
@@ -439,7 +443,8 @@ struct CE {
             for (std::int64_t i = 0; i < nb; ++i) xtt[i] = xt[(tt[i] < 0 ? 0 : tt[i]) * R + i];
             if (w) {
                 FASTOPT_SIMD
-                for (std::int64_t i = 0; i < nb; ++i) wt[i] = tt[i] < 0 ? 0.0 : static_cast<double>(w[tt[i] < 0 ? 0 : tt[i]]);
+                for (std::int64_t i = 0; i < nb; ++i)
+                    wt[i] = tt[i] < 0 ? 0.0 : static_cast<double>(w[tt[i] < 0 ? 0 : tt[i]]);
             } else {
                 FASTOPT_SIMD
                 for (std::int64_t i = 0; i < nb; ++i) wt[i] = tt[i] < 0 ? 0.0 : 1.0;
@@ -463,7 +468,8 @@ struct CE {
                     const T* xc = xt + c * R;
                     const double wc = w ? static_cast<double>(w[c]) : 1.0;
                     FASTOPT_SIMD
-                    for (std::int64_t i = 0; i < nb; ++i) acc[i] += wc * (static_cast<double>(m[i]) - static_cast<double>(xc[i]));
+                    for (std::int64_t i = 0; i < nb; ++i)
+                        acc[i] += wc * (static_cast<double>(m[i]) - static_cast<double>(xc[i]));
                 }
                 FASTOPT_SIMD
                 for (std::int64_t i = 0; i < nb; ++i)
