@@ -39,7 +39,7 @@ class Adam(Optimizer):
         state["step"] = 0
         state["exp_avg"] = np.zeros(p.shape, dtype=dt)
         state["exp_avg_sq"] = np.zeros(p.shape, dtype=dt)
-        if group["amsgrad"]:
+        if group.get("amsgrad", False):  # LAMB shares this, without amsgrad
             state["max_exp_avg_sq"] = np.zeros(p.shape, dtype=dt)
 
     def _fused_step(self, group, params, grads, states, common):

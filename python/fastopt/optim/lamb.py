@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import functional as F
-from .optimizer import (Optimizer, _check_betas, _check_eps, _check_lr, _check_max_grad_norm, _check_weight_decay,
-                        _state_dtype)
+from .adam import Adam
+from .optimizer import Optimizer
 
 __all__ = ["LAMB"]
 
@@ -25,18 +23,9 @@ class LAMB(Optimizer):
                         bias_correction=bias_correction, maximize=maximize, max_grad_norm=max_grad_norm)
         super().__init__(params, defaults)
 
-    def _validate(self, group):
-        _check_lr(group["lr"])
-        _check_eps(group["eps"])
-        _check_betas(group["betas"])
-        _check_weight_decay(group["weight_decay"])
-        _check_max_grad_norm(group["max_grad_norm"])
-
-    def _init_state(self, p, group, state):
-        dt = _state_dtype(p)
-        state["step"] = 0
-        state["exp_avg"] = np.zeros(p.shape, dtype=dt)
-        state["exp_avg_sq"] = np.zeros(p.shape, dtype=dt)
+    # Adam's hyper-parameter checks and moments (a LAMB group has no amsgrad)
+    _validate = Adam._validate
+    _init_state = Adam._init_state
 
     def _fused_step(self, group, params, grads, states, common):
         return F.lamb_(params, grads, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states],
