@@ -332,6 +332,24 @@ def test_prelu_edge_values(dtype, isa, rng):
 def test_prelu_out_and_in_place(dtype, isa, rng):
     x = random_points(rng, 6 * 5 * 7, dtype).reshape(6, 5, 7)
     w = rng.uniform(-1, 1, 5).astype(dtype)
+
+@pytest.mark.parametrize("channels,inner", [(1, 1), (5, 1), (5, 7)], ids=str)
+@pytest.mark.parametrize("where", ["fresh", "grad_out", "x"])
+def test_prelu_backward_out(channels, inner, where, dtype, isa, two_threads, rng):
+    """grad_x into out, including in place over grad_out or x: grad_weight still sums the
+    inputs' values (each element is read before out overwrites it), bitwise as without out.
+    Big enough that each weight layout's loop runs vectorized and on two threads."""
+    shape = (300_007 // (channels * inner), channels, inner)
+    x = random_points(rng, math.prod(shape), dtype).reshape(shape)
+    w = rng.uniform(-1, 1, channels).astype(dtype)
+    gy = rng.standard_normal(shape).astype(dtype)
+    gx_ref, gw_ref = fastopt.prelu_backward(gy, x, w)
+    out = {"fresh": np.empty_like(x), "grad_out": gy, "x": x}[where]
+    gx, gw = fastopt.prelu_backward(gy, x, w, out=out)
+    assert gx is out
+    assert gx.tobytes() == gx_ref.tobytes()
+    assert gw.tobytes() == gw_ref.tobytes()
+
     expected = R.prelu(x, w)
     out = np.empty_like(x)
     assert fastopt.prelu(x, w, out=out) is out

@@ -217,9 +217,10 @@ def prelu_call(draw):
     channels = shape[1] if len(shape) >= 2 else 1
     wshape = draw(st.sampled_from([(1,), (), (channels,), (channels + 1,), (1, channels)]))
     w_spec = draw(spec_for(main, wshape, input_only=True))
-    out_mode = draw(st.sampled_from(["none", "fresh", "same", "w_in_out"]))
+    out_mode = draw(st.sampled_from(["none", "fresh", "same", "g_same", "w_in_out"]))
     out_spec = draw(spec_for(main, shape, input_only=False))
-    return seed, x_spec, g_spec, w_spec, out_mode, out_spec
+    fn_name = draw(st.sampled_from(["prelu", "prelu_backward"]))
+    return seed, x_spec, g_spec, w_spec, out_mode, out_spec, fn_name
 
 
 def _prelu_ok(x, w, g=None) -> bool:
@@ -236,49 +237,49 @@ def _prelu_ok(x, w, g=None) -> bool:
 @examples(300)
 @given(call=prelu_call())
 def test_prelu_contract(call):
-    seed, x_spec, g_spec, w_spec, out_mode, out_spec = call
+    """One call of prelu or prelu_backward (out receives y or grad_x; grad_weight is new)."""
+    seed, x_spec, g_spec, w_spec, out_mode, out_spec, fn_name = call
     rng = np.random.default_rng(seed)
     bufs = Buffers()
     x, g, w = make(x_spec, bufs, rng), make(g_spec, bufs, rng), make(w_spec, bufs, rng)
+    fwd = fn_name == "prelu"
     out = None
     if out_mode == "fresh":
         out = make(out_spec, bufs, rng)
     elif out_mode == "same" and isinstance(x, np.ndarray):
         out = x
+    elif out_mode == "g_same" and isinstance(g, np.ndarray) and not fwd:
+        out = g
     elif out_mode == "w_in_out":  # the weight lies inside out's memory: refused
         out = make(out_spec, bufs, rng)
         if (isinstance(w, np.ndarray) and w.dtype == out.dtype and out.dtype != object
                 and out_spec.layout in PLAIN and 0 < w.size <= out.size and w.ndim <= 1):
             w = alias_view(out, 0, w.shape)
-    for fn_name in ("prelu", "prelu_backward"):
-        fwd = fn_name == "prelu"
-        ok = _prelu_ok(x, w) if fwd else _prelu_ok(x, w, g)
-        if fwd and ok and out is not None:
-            xa = as_input(x)
-            ok = writable_ok(out, _native(xa.dtype), xa.shape) and not (
-                in_place_input(x) and shares(out, x) and not exact_alias(out, x)) and not (
-                isinstance(w, np.ndarray) and shares(out, w))
-        if ok:
-            with np.errstate(all="ignore"):
-                expected = R.prelu(_ref_input(x), _ref_input(w)) if fwd else R.prelu_backward(
-                    _ref_input(g), _ref_input(x), _ref_input(w))
-        snap = bufs.snapshot()
-        try:
-            got = F.prelu(x, w, out=out) if fwd else F.prelu_backward(g, x, w)
-        except (TypeError, ValueError, IndexError) as e:
-            assert not ok, f"{fn_name}: refused a valid call: {e}"
-            assert bufs.snapshot() == snap, f"{fn_name}: raised but changed an argument"
-            continue
-        assert ok, f"{fn_name}: accepted a call the contract refuses {x_spec} {w_spec} {out_mode}"
-        if fwd:
-            if out is not None:
-                assert got is out
-            np.testing.assert_array_equal(got, expected)
-        else:
-            np.testing.assert_array_equal(got[0], expected[0])
-            np.testing.assert_allclose(got[1], expected[1], rtol=1e-5 if got[1].dtype == np.float32 else 1e-12,
-                                       atol=1e-5 * max(1.0, float(np.abs(expected[0]).sum())))
-        break  # forward wrote out (maybe x in place): the backward's inputs are no longer the drawn ones
+    ok = _prelu_ok(x, w) if fwd else _prelu_ok(x, w, g)
+    if ok and out is not None:
+        xa = as_input(x)
+        ok = writable_ok(out, _native(xa.dtype), xa.shape) and not any(
+            in_place_input(a) and shares(out, a) and not exact_alias(out, a) for a in ([x] if fwd else [x, g])
+        ) and not (isinstance(w, np.ndarray) and shares(out, w))
+    if ok:
+        with np.errstate(all="ignore"):
+            expected = R.prelu(_ref_input(x), _ref_input(w)) if fwd else R.prelu_backward(
+                _ref_input(g), _ref_input(x), _ref_input(w))
+    snap = bufs.snapshot()
+    try:
+        got = F.prelu(x, w, out=out) if fwd else F.prelu_backward(g, x, w, out=out)
+    except (TypeError, ValueError, IndexError) as e:
+        assert not ok, f"{fn_name}: refused a valid call: {e}"
+        assert bufs.snapshot() == snap, f"{fn_name}: raised but changed an argument"
+        return
+    assert ok, f"{fn_name}: accepted a call the contract refuses {x_spec} {w_spec} {out_mode}"
+    gx, gx_expected = (got, expected) if fwd else (got[0], expected[0])
+    if out is not None:
+        assert gx is out
+    np.testing.assert_array_equal(gx, gx_expected)
+    if not fwd:
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-5 if got[1].dtype == np.float32 else 1e-12,
+                                   atol=1e-5 * max(1.0, float(np.abs(expected[0]).sum())))
 
 
 # --------------------------------------------------------------------------------------------

@@ -38,9 +38,8 @@ def test_signatures_match(name):
     fsig = inspect.signature(getattr(functional, name))
     rsig = inspect.signature(getattr(reference, name))
     fparams = list(fsig.parameters.values())
-    if not name == "prelu_backward":  # returns (grad_x, grad_weight): no out
-        assert fparams[-1].name == "out" and fparams[-1].default is None, fsig
-        fparams = fparams[:-1]
+    assert fparams[-1].name == "out" and fparams[-1].default is None, fsig
+    fparams = fparams[:-1]
     rparams = list(rsig.parameters.values())
     assert [p.name for p in fparams] == [p.name for p in rparams], (fsig, rsig)
     assert [p.default for p in fparams] == [p.default for p in rparams], (fsig, rsig)

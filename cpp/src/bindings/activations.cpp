@@ -105,7 +105,7 @@ py::array prelu(py::handle x_obj, py::handle w_obj, const py::object& out_obj) {
     return out;
 }
 
-py::tuple prelu_backward(py::handle gy_obj, py::handle x_obj, py::handle w_obj) {
+py::tuple prelu_backward(py::handle gy_obj, py::handle x_obj, py::handle w_obj, const py::object& out_obj) {
     const std::string fn = "fastopt.prelu_backward";
     py::array gy = float_input(gy_obj, fn, "grad_out");
     py::array x = float_input(x_obj, fn, "x");
@@ -114,7 +114,10 @@ py::tuple prelu_backward(py::handle gy_obj, py::handle x_obj, py::handle w_obj) 
     require_same_dtype(gy, "grad_out", w, "weight", fn);
     require_same_shape(gy, "grad_out", x, "x", fn);
     const PreluShape sh = prelu_shape(x, w, fn);
-    py::array gx = output_for(py::none(), "grad_x", x, fn);
+    py::array gx = output_for(out_obj, "out", x, fn);
+    check_no_partial_overlap(gx, "out", gy, "grad_out", fn);
+    check_no_partial_overlap(gx, "out", x, "x", fn);
+    if (overlaps(gx, w)) throw py::value_error(fn + ": out overlaps weight");
     py::array gw = output_for(py::none(), "grad_weight", w, fn);
 
     const int threads = num_threads();
@@ -156,8 +159,8 @@ void register_activations(py::module_& m) {
 
     m.def("prelu", &prelu, "x"_a, "weight"_a, "out"_a = py::none(),
           "PReLU forward; see fastopt.functional.prelu");
-    m.def("prelu_backward", &prelu_backward, "grad_out"_a, "x"_a, "weight"_a,
-          "PReLU backward -> (grad_x, grad_weight); see fastopt.functional.prelu_backward");
+    m.def("prelu_backward", &prelu_backward, "grad_out"_a, "x"_a, "weight"_a, "out"_a = py::none(),
+          "PReLU backward -> (grad_x, grad_weight), grad_x in out if given; see fastopt.functional.prelu_backward");
 }
 
 }  // namespace fastopt

@@ -61,9 +61,10 @@ void prelu_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, std::int6
                 double sum = 0.0;
                 FASTOPT_SIMD_REDUCTION(+ : sum)
                 for (std::int64_t k = 0; k < len; ++k) {
-                    const bool pos = xs[k] > T(0);
-                    out[k] = pos ? g[k] : wc * g[k];
-                    sum += pos ? 0.0 : static_cast<double>(xs[k]) * static_cast<double>(g[k]);
+                    const T gk = g[k], xk = xs[k];  // both read before out (may be g or x) is written
+                    const bool pos = xk > T(0);
+                    sum += pos ? 0.0 : static_cast<double>(xk) * static_cast<double>(gk);
+                    out[k] = pos ? gk : wc * gk;
                 }
                 acc[c] += sum;
             } else {
@@ -71,9 +72,10 @@ void prelu_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, std::int6
                 double* ac = acc + c;
                 FASTOPT_SIMD
                 for (std::int64_t k = 0; k < len; ++k) {
-                    const bool pos = xs[k] > T(0);
-                    out[k] = pos ? g[k] : wc[k] * g[k];
-                    ac[k] += pos ? 0.0 : static_cast<double>(xs[k]) * static_cast<double>(g[k]);
+                    const T gk = g[k], xk = xs[k];
+                    const bool pos = xk > T(0);
+                    ac[k] += pos ? 0.0 : static_cast<double>(xk) * static_cast<double>(gk);
+                    out[k] = pos ? gk : wc[k] * gk;
                 }
             }
         });

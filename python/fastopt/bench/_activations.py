@@ -40,7 +40,7 @@ ACTIVATIONS = [
      "np.where(x > 0, gy, 0.01 * gy)",
      "aten.leaky_relu_backward.grad_input(gy, x, 0.01, False, grad_input=out)"),
     ("prelu", "fo.prelu(x, w, out=out)", "np.where(x > 0, x, w * x)", "F.prelu(x, w)"),
-    ("prelu_backward", "fo.prelu_backward(gy, x, w)",
+    ("prelu_backward", "fo.prelu_backward(gy, x, w, out=out)",
      "(np.where(x > 0, gy, w * gy), np.where(x > 0, 0, x * gy).sum(axis=0))",
      "((r := aten._prelu_kernel_backward(gy, x, w.view(1, -1)))[0], r[1].sum(0))"
      "  # full-size grad_weight, then the reduction autograd does"),

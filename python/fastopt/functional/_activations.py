@@ -124,16 +124,18 @@ def prelu(x: ArrayLike, weight: ArrayLike, out: Out = None) -> np.ndarray:
 
 
 def prelu_backward(
-    grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike
+    grad_out: ArrayLike, x: ArrayLike, weight: ArrayLike, out: Out = None
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Gradients of prelu: ``(grad_x, grad_weight)``, in one pass over memory.
 
     ``grad_x = grad_out if x > 0 else weight[c] * grad_out`` and
     ``grad_weight[c] = sum(x * grad_out where x <= 0)`` over every axis but the channel axis
     (over everything for a single weight). The sum is accumulated in float64 over fixed
-    blocks, so it is bitwise identical for any thread count. grad_weight has weight's shape.
+    blocks, so it is bitwise identical for any thread count. grad_weight has weight's shape
+    and is always a new array; ``out``, if given, receives grad_x (it may be grad_out or x
+    itself, must not overlap weight) and is returned as the tuple's first element.
     """
-    gx, gw = _core.prelu_backward(grad_out, x, weight)
+    gx, gw = _core.prelu_backward(grad_out, x, weight, out)
     return gx, gw
 
 
