@@ -44,6 +44,7 @@ FASTOPT_INLINE void stable_sigmoid_pair(T x, T& s, T& one_minus_s) {
 }
 
 struct Sigmoid {
+    static constexpr bool kLightBackward = true;  // drivers.hpp: no software prefetch
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return stable_sigmoid(x); }
     // saved = y = sigmoid(x)
     template <class T> static FASTOPT_INLINE T backward(T gy, T y, const Coef<T>&) {
@@ -52,6 +53,7 @@ struct Sigmoid {
 };
 
 struct Tanh {
+    static constexpr bool kLightBackward = true;  // drivers.hpp: no software prefetch
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return math::tanh(x); }
     // The same values for a float array; vector code with register lookups on AVX-512.
     static FASTOPT_INLINE void forward_array(const float* x, float* y, std::int64_t n, const Coef<float>&) {
@@ -64,6 +66,7 @@ struct Tanh {
 };
 
 struct Relu {
+    static constexpr bool kLightBackward = true;  // drivers.hpp: no software prefetch
     // torch's clamp_min(x, 0) is x < 0 ? 0 : x: NaN passes (NaN < 0 is false) and so does -0
     // (relu(-0.0) = -0.0); a negative subnormal gives +0.
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return x < T(0) ? T(0) : x; }
@@ -74,6 +77,7 @@ struct Relu {
 };
 
 struct LeakyRelu {  // a = negative_slope
+    static constexpr bool kLightBackward = true;  // drivers.hpp: no software prefetch
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>& c) { return x > T(0) ? x : x * c.a; }
     template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>& c) {
         return x > T(0) ? gy : gy * c.a;

@@ -37,27 +37,83 @@ struct has_forward_array<Rule, T, Coef,
                                                                   std::int64_t{}, std::declval<const Coef&>()))>>
     : std::true_type {};
 
+// The elementwise drivers walk their chunk in blocks of kStreamBlock elements and, before
+// each block, ask for the input lines of the next one (__builtin_prefetch into L1). Without
+// it a compute-heavy rule over arrays in DRAM ran at about (compute time + copy time): the
+// hardware prefetchers did not run far enough ahead of a loop that spends ~20 cycles per
+// line, so nearly every load missed. Measured at 2^24 floats on one thread (fastopt calls,
+// alternating processes, min of 5): softplus 14.6 -> 9.4 ms, gelu(tanh) 13.4 -> 8.2,
+// elu 12.3 -> 7.2, sigmoid 9.4 -> 7.3, its backward 18.9 -> 11.8; a copy takes 5.9 ms.
+// Prefetching the output as well (prefetchw) was slower. kStreamBlock is a multiple of
+// kAlign, so an element is computed the same way (vector lanes; a remainder loop only at
+// the array's end) for any thread count. A chunk whose input fits in kStreamMinBytes (L2 on
+// most x86) is one block: it gains nothing from prefetching.
+constexpr std::int64_t kStreamBlock = 256;
+constexpr std::int64_t kStreamMinBytes = std::int64_t{1} << 19;
+
+template <class T>
+FASTOPT_INLINE void prefetch_block(const T* p, std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t k = lo; k < hi; k += 64 / static_cast<std::int64_t>(sizeof(T))) __builtin_prefetch(p + k);
+}
+
+// body(lo, hi) for consecutive blocks of [begin, end), the next block of a (and of b unless
+// it is null) prefetched first. Full blocks get a compile-time trip count (body is inlined
+// twice), so their vector loops carry no remainder code.
+template <class T, class Body>
+FASTOPT_INLINE void stream_blocks(std::int64_t begin, std::int64_t end, const T* a, const T* b, const Body& body) {
+    if ((end - begin) * static_cast<std::int64_t>(sizeof(T)) < kStreamMinBytes) {
+        body(begin, end);
+        return;
+    }
+    std::int64_t lo = begin;
+    for (; end - lo >= kStreamBlock; lo += kStreamBlock) {
+        const std::int64_t next = lo + kStreamBlock;
+        const std::int64_t next_hi = end - next > kStreamBlock ? next + kStreamBlock : end;
+        prefetch_block(a, next, next_hi);
+        if (b) prefetch_block(b, next, next_hi);
+        body(lo, lo + kStreamBlock);
+    }
+    if (lo < end) body(lo, end);
+}
+
 // y[i] = Rule::forward(x[i], coef)
 template <class Rule, class T, class Coef>
 void unary_map(const T* x, T* y, std::int64_t n, const Coef& coef, int threads) {
     parallel_for(n, kGrain, threads, [x, y, coef](std::int64_t begin, std::int64_t end) {
         const Coef c = coef;  // see above: a local, not a reference into the caller's frame
-        if constexpr (has_forward_array<Rule, T, Coef>::value) {
-            Rule::forward_array(x + begin, y + begin, end - begin, c);
-        } else {
-            FASTOPT_SIMD
-            for (std::int64_t i = begin; i < end; ++i) y[i] = Rule::forward(x[i], c);
-        }
+        stream_blocks(begin, end, x, static_cast<const T*>(nullptr), [x, y, c](std::int64_t lo, std::int64_t hi) {
+            if constexpr (has_forward_array<Rule, T, Coef>::value) {
+                Rule::forward_array(x + lo, y + lo, hi - lo, c);
+            } else {
+                FASTOPT_SIMD
+                for (std::int64_t i = lo; i < hi; ++i) y[i] = Rule::forward(x[i], c);
+            }
+        });
     });
 }
+
+// A rule whose backward is a few multiplies says `static constexpr bool kLightBackward =
+// true;`: that pass runs at memory speed on the hardware prefetchers alone, and the software
+// prefetch cost it 5-10% (sigmoid, tanh, relu backward at 2^24 floats, 1 and 2 threads).
+template <class Rule, class = void>
+struct has_light_backward : std::false_type {};
+template <class Rule>
+struct has_light_backward<Rule, std::void_t<decltype(Rule::kLightBackward)>>
+    : std::integral_constant<bool, Rule::kLightBackward> {};
 
 // out[i] = Rule::backward(a[i], b[i], coef)
 template <class Rule, class T, class Coef>
 void binary_map(const T* a, const T* b, T* out, std::int64_t n, const Coef& coef, int threads) {
     parallel_for(n, kGrain, threads, [a, b, out, coef](std::int64_t begin, std::int64_t end) {
         const Coef c = coef;
-        FASTOPT_SIMD
-        for (std::int64_t i = begin; i < end; ++i) out[i] = Rule::backward(a[i], b[i], c);
+        const auto body = [a, b, out, c](std::int64_t lo, std::int64_t hi) {
+            FASTOPT_SIMD
+            for (std::int64_t i = lo; i < hi; ++i) out[i] = Rule::backward(a[i], b[i], c);
+        };
+        if constexpr (has_light_backward<Rule>::value)
+            body(begin, end);
+        else
+            stream_blocks(begin, end, a, b, body);
     });
 }
 
