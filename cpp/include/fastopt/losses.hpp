@@ -20,6 +20,7 @@
 #include <limits>
 
 #include "fastopt/config.hpp"
+#include "fastopt/drivers.hpp"
 #include "fastopt/math.hpp"
 
 FASTOPT_NAMESPACE_BEGIN
@@ -31,6 +32,23 @@ constexpr std::int64_t kRowChunk = 512;  // elements of a contiguous row per max
 
 // Elements per online chunk of a row of len: >= kRowChunk, at most kMaxChunks chunks a row.
 constexpr std::int64_t kMaxChunks = 64;
+
+// Rows are streamed with software prefetch (drivers.hpp says why): a row of at most
+// kPrefetchRowBytes is asked for whole by its caller while the previous row finishes; a
+// longer one asks for its next chunk at the start of each chunk (row_stats, row_stats_store).
+// cross_entropy (256, 32000) on one thread: 3.5-3.9 -> 3.0 ms with the chunk prefetch.
+constexpr std::int64_t kPrefetchRowBytes = 16384;
+
+template <class T>
+FASTOPT_INLINE void prefetch_next_chunk(const T* x, std::int64_t len, std::int64_t c1, std::int64_t cs) {
+    if (len * static_cast<std::int64_t>(sizeof(T)) > kPrefetchRowBytes)
+        prefetch_block(x, c1, c1 + cs < len ? c1 + cs : len);
+}
+
+template <class T>
+FASTOPT_INLINE void prefetch_row(const T* row, std::int64_t len) {
+    if (len * static_cast<std::int64_t>(sizeof(T)) <= kPrefetchRowBytes) prefetch_block(row, 0, len);
+}
 
 FASTOPT_INLINE std::int64_t stats_chunk(std::int64_t len) {
     std::int64_t cs = (len + kMaxChunks - 1) / kMaxChunks;
@@ -47,6 +65,7 @@ FASTOPT_INLINE void row_stats(const T* FASTOPT_RESTRICT x, std::int64_t len, T& 
     double s = 0.0;
     for (std::int64_t c0 = 0; c0 < len; c0 += cs) {
         const std::int64_t c1 = c0 + cs < len ? c0 + cs : len;
+        prefetch_next_chunk(x, len, c1, cs);
         T cm = -std::numeric_limits<T>::infinity();
         FASTOPT_SIMD_REDUCTION(max : cm)
         for (std::int64_t j = c0; j < c1; ++j) cm = x[j] > cm ? x[j] : cm;
@@ -93,6 +112,7 @@ FASTOPT_INLINE void row_stats_store(const T* FASTOPT_RESTRICT x, std::int64_t le
     double s = 0.0;
     for (std::int64_t c0 = 0, k = 0; c0 < len; c0 += cs, ++k) {
         const std::int64_t c1 = c0 + cs < len ? c0 + cs : len;
+        prefetch_next_chunk(x, len, c1, cs);
         T cmx = -std::numeric_limits<T>::infinity();
         FASTOPT_SIMD_REDUCTION(max : cmx)
         for (std::int64_t j = c0; j < c1; ++j) cmx = x[j] > cmx ? x[j] : cmx;

@@ -96,6 +96,7 @@ void softmax_fwd(const T* x, T* y, std::int64_t outer, std::int64_t len, std::in
                     // rescaled per chunk; in place is safe (each element read before written)
                     T cm[kMaxChunks];
                     row_stats_store(xr, len, yr, cm, m, s);
+                    if (r + 1 < r1) prefetch_row(xr + len, len);  // read during this row's rescale
                     const T inv = static_cast<T>(1.0 / s);
                     const std::int64_t cs = stats_chunk(len);
                     for (std::int64_t c0 = 0, k = 0; c0 < len; c0 += cs, ++k) {
@@ -317,9 +318,7 @@ struct CE {
             row_stats(xr, C, m, s);
         // The next row (when it fits L1 easily) is requested now, so its reads overlap this
         // row's gradient pass, which only reads L1 and writes.
-        if (g && C * static_cast<std::int64_t>(sizeof(T)) <= 16384 && i + 1 < p.n)
-            for (std::int64_t k = 0; k < C; k += 64 / static_cast<std::int64_t>(sizeof(T)))
-                __builtin_prefetch(xr + C + k);
+        if (g && i + 1 < p.n) prefetch_row(xr + C, C);
         const double ls = std::log(s);
         const double wt = w ? static_cast<double>(w[t]) : 1.0;
         double loss = (1.0 - eps) * wt * ((static_cast<double>(m) - static_cast<double>(xr[t])) + ls);
