@@ -359,6 +359,54 @@ FASTOPT_INLINE void to_row_major(const float* et, std::int64_t C, std::int64_t n
     }
 }
 
+// rows_small's row max, e = exp(x - m) and double row sum for float on AVX-512, 16 rows at a time
+// (the rows in lanes, so m and s stay in registers across the classes). The max is
+// `x > m ? x : m` (vmaxps(x, m): NaN skipped), the exp is math::exp_nonpositive's steps with
+// the final scaling by 2^n done by vscalefps: e_r * 2^n rounded once, as exp_clamped's two
+// factors round it, so the same values in fewer instructions; the sum adds the same terms in
+// the same order. Lanes past nb read zeros and are not stored.
+FASTOPT_INLINE __m512 exp16_nonpositive(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-104.0f);
+    x = _mm512_mask_max_ps(lo, 0xffff, lo, x);  // x < -104 ? -104 : x (NaN: vmaxps returns x)
+    const __m512 shifter = _mm512_set1_ps(12582912.0f);
+    const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), shifter);
+    const __m512 n = _mm512_sub_ps(t, shifter);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 q = _mm512_set1_ps(1.9875691500e-4f);
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.3981999507e-3f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
+    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 er = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    return _mm512_mask_scalef_ps(er, 0xffff, er, n);
+}
+
+FASTOPT_INLINE void max_exp_sum(const float* xt, float* et, float* m, double* s, std::int64_t C, std::int64_t nb) {
+    for (std::int64_t i = 0; i < nb; i += 16) {
+        const __mmask16 k = nb - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (nb - i)) - 1u);
+        __m512 mi = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+        for (std::int64_t c = 0; c < C; ++c) {
+            const __m512 v = _mm512_load_ps(xt + c * kSmallRows + i);
+            mi = _mm512_mask_max_ps(mi, 0xffff, v, mi);
+        }
+        mi = _mm512_maskz_mov_ps(k, mi);
+        __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
+        for (std::int64_t c = 0; c < C; ++c) {
+            const __m512 e = exp16_nonpositive(_mm512_sub_ps(_mm512_load_ps(xt + c * kSmallRows + i), mi));
+            _mm512_store_ps(et + c * kSmallRows + i, e);
+            const __m512d ed = _mm512_castps_pd(e);
+            const __m256 e0 = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xf, ed, 0));
+            const __m256 e1 = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xf, ed, 1));
+            s0 = _mm512_add_pd(s0, _mm512_mask_cvtps_pd(s0, 0xff, e0));
+            s1 = _mm512_add_pd(s1, _mm512_mask_cvtps_pd(s1, 0xff, e1));
+        }
+        _mm512_mask_storeu_ps(m + i, k, mi);
+        _mm512_mask_storeu_pd(s + i, static_cast<__mmask8>(k), s0);
+        _mm512_mask_storeu_pd(s + i + 8, static_cast<__mmask8>(k >> 8), s1);
+    }
+}
 #elif defined(__AVX2__)
 // r[k] (lane j) becomes r[j] (lane k): 32-bit unpacks, 64-bit shuffles, 128-bit permutes.
 FASTOPT_INLINE void transpose8(__m256 (&r)[8]) {
@@ -556,24 +604,31 @@ struct CE {
         for (std::int64_t rb = r0; rb < r1; rb += R) {
             const std::int64_t nb = r1 - rb < R ? r1 - rb : R;
             to_class_major(x + rb * C, C, nb, xt);
-            FASTOPT_SIMD
-            for (std::int64_t i = 0; i < nb; ++i) {
-                m[i] = -inf;
-                s[i] = 0.0;
-            }
-            for (std::int64_t c = 0; c < C; ++c) {
-                const T* xc = xt + c * R;
-                FASTOPT_SIMD
-                for (std::int64_t i = 0; i < nb; ++i) m[i] = xc[i] > m[i] ? xc[i] : m[i];  // NaN skipped
-            }
-            for (std::int64_t c = 0; c < C; ++c) {
-                const T* xc = xt + c * R;
-                T* ec = et + c * R;
+#if defined(__AVX512F__)
+            if constexpr (std::is_same_v<T, float>) {
+                max_exp_sum(xt, et, m, s, C, nb);
+            } else
+#endif
+            {
                 FASTOPT_SIMD
                 for (std::int64_t i = 0; i < nb; ++i) {
-                    const T e = math::exp_nonpositive(xc[i] - m[i]);  // NaN or -inf row: NaN
-                    ec[i] = e;
-                    s[i] += static_cast<double>(e);
+                    m[i] = -inf;
+                    s[i] = 0.0;
+                }
+                for (std::int64_t c = 0; c < C; ++c) {
+                    const T* xc = xt + c * R;
+                    FASTOPT_SIMD
+                    for (std::int64_t i = 0; i < nb; ++i) m[i] = xc[i] > m[i] ? xc[i] : m[i];  // NaN skipped
+                }
+                for (std::int64_t c = 0; c < C; ++c) {
+                    const T* xc = xt + c * R;
+                    T* ec = et + c * R;
+                    FASTOPT_SIMD
+                    for (std::int64_t i = 0; i < nb; ++i) {
+                        const T e = math::exp_nonpositive(xc[i] - m[i]);  // NaN or -inf row: NaN
+                        ec[i] = e;
+                        s[i] += static_cast<double>(e);
+                    }
                 }
             }
             if constexpr (sizeof(T) == 4) {
