@@ -650,10 +650,24 @@ struct CE {
                 FASTOPT_SIMD
                 for (std::int64_t i = 0; i < nb; ++i) tt[i] = t64[i] == ig ? -1 : static_cast<std::int32_t>(t64[i]);
             }
-            // the target's logit and weight (gathers), then the per-row factors (pure arithmetic,
-            // so the loop vectorizes, its double division included)
+            // the target's logit, then its weight (gathers) and the per-row factors (pure
+            // arithmetic, so the loop vectorizes, its double division included). With AVX2 the
+            // logit is picked class by class (a select per class and row; an ignored row keeps
+            // 0): the gather ran as scalar loads and stores, whose vector reads of xtt then
+            // stalled on store forwarding. SSE2 has no blend: there the gather is faster.
+#if defined(__AVX2__)
+            FASTOPT_SIMD
+            for (std::int64_t i = 0; i < nb; ++i) xtt[i] = T(0);
+            for (std::int64_t c = 0; c < C; ++c) {
+                const T* xc = xt + c * R;
+                const std::int32_t cc = static_cast<std::int32_t>(c);
+                FASTOPT_SIMD
+                for (std::int64_t i = 0; i < nb; ++i) xtt[i] = tt[i] == cc ? xc[i] : xtt[i];
+            }
+#else
             FASTOPT_SIMD
             for (std::int64_t i = 0; i < nb; ++i) xtt[i] = xt[(tt[i] < 0 ? 0 : tt[i]) * R + i];
+#endif
             if (w) {
                 FASTOPT_SIMD
                 for (std::int64_t i = 0; i < nb; ++i)
