@@ -10,10 +10,7 @@
 #include <limits>
 #include <type_traits>
 
-#if defined(__AVX512F__) || defined(__AVX2__)
-#include <immintrin.h>  // rows_small's tile transposes
-#endif
-
+#include "class_major.hpp"
 #include "fastopt/drivers.hpp"
 #include "fastopt/losses.hpp"
 #include "kernel_table.hpp"
@@ -42,7 +39,7 @@ FASTOPT_INLINE void for_tiles(std::int64_t u0, std::int64_t u1, std::int64_t inn
 // ---- softmax / log_softmax ----------------------------------------------------------------------
 
 constexpr std::int64_t kSmallLen = 32;   // softmax rows this short (contiguous) go flat
-constexpr std::int64_t kSmallRows = 64;  // rows per flat block (softmax and cross_entropy)
+// kSmallRows (class_major.hpp): rows per flat block, softmax's and cross_entropy's
 
 template <bool Log, class T>
 void softmax_fwd(const T* x, T* y, std::int64_t outer, std::int64_t len, std::int64_t inner, int threads) {
@@ -256,214 +253,8 @@ double class_divisor(const T* weight, const ClassLossParams& p, const Blocks& bl
     });
 }
 
-constexpr std::int64_t kSmallC = 32;     // cross_entropy: rows this short take rows_small
+constexpr std::int64_t kSmallC = 32;     // cross_entropy: rows this short take rows_small (class_major.hpp)
 
-// rows_small's block transposes between nb <= kSmallRows row-major rows of C <= kSmallC
-// classes (stride C) and its class-major buffer (stride kSmallRows, 64-byte aligned):
-// to_class_major sets xt[c * R + i] = xb[i * C + c], to_row_major sets gb[i * C + c] =
-// et[c * R + i]. As plain loops (the double path, and the generic build) one side is strided,
-// so GCC makes them scalar: an element at a time, half of rows_small's time at C = 10. The
-// float versions below transpose 16 x 16 (AVX-512) or 8 x 8 (AVX2) tiles in registers instead:
-// masked loads and stores of a tile's classes from each row, so nothing outside the rows
-// [0, nb) and classes [0, C) is read or written. Data is moved, not computed: same values.
-template <class T>
-FASTOPT_INLINE void to_class_major(const T* xb, std::int64_t C, std::int64_t nb, T* xt) {
-    for (std::int64_t c = 0; c < C; ++c) {
-        T* xc = xt + c * kSmallRows;
-        FASTOPT_SIMD
-        for (std::int64_t i = 0; i < nb; ++i) xc[i] = xb[i * C + c];
-    }
-}
-
-template <class T>
-FASTOPT_INLINE void to_row_major(const T* et, std::int64_t C, std::int64_t nb, T* gb) {
-    for (std::int64_t i = 0; i < nb; ++i) {
-        FASTOPT_SIMD
-        for (std::int64_t c = 0; c < C; ++c) gb[i * C + c] = et[c * kSmallRows + i];
-    }
-}
-
-#if defined(__AVX512F__)
-// The plain shuffle intrinsics are masked builtins on an "undefined" register, which GCC 12
-// reports as -Wmaybe-uninitialized once inlined; these all-ones-mask forms are the same
-// instructions without the warning.
-FASTOPT_INLINE __m512 unpacklo32(__m512 a, __m512 b) { return _mm512_mask_unpacklo_ps(a, 0xffff, a, b); }
-FASTOPT_INLINE __m512 unpackhi32(__m512 a, __m512 b) { return _mm512_mask_unpackhi_ps(a, 0xffff, a, b); }
-FASTOPT_INLINE __m512 unpacklo64(__m512 a, __m512 b) {
-    const __m512d x = _mm512_castps_pd(a);
-    return _mm512_castpd_ps(_mm512_mask_unpacklo_pd(x, 0xff, x, _mm512_castps_pd(b)));
-}
-FASTOPT_INLINE __m512 unpackhi64(__m512 a, __m512 b) {
-    const __m512d x = _mm512_castps_pd(a);
-    return _mm512_castpd_ps(_mm512_mask_unpackhi_pd(x, 0xff, x, _mm512_castps_pd(b)));
-}
-template <int Imm>
-FASTOPT_INLINE __m512 shuffle128(__m512 a, __m512 b) { return _mm512_mask_shuffle_f32x4(a, 0xffff, a, b, Imm); }
-
-// r[k] (lane j) becomes r[j] (lane k): unpacks of 32- then 64-bit pairs within 128-bit lanes,
-// then two rounds of 128-bit lane shuffles (64 shuffles).
-FASTOPT_INLINE void transpose16(__m512 (&r)[16]) {
-    __m512 t[16];
-    for (int k = 0; k < 16; k += 2) {
-        t[k] = unpacklo32(r[k], r[k + 1]);  // per lane: a0 b0 a1 b1
-        t[k + 1] = unpackhi32(r[k], r[k + 1]);  // a2 b2 a3 b3
-    }
-    for (int k = 0; k < 16; k += 4) {  // per lane: a_j b_j c_j d_j in r[k + j]
-        r[k] = unpacklo64(t[k], t[k + 2]);
-        r[k + 1] = unpackhi64(t[k], t[k + 2]);
-        r[k + 2] = unpacklo64(t[k + 1], t[k + 3]);
-        r[k + 3] = unpackhi64(t[k + 1], t[k + 3]);
-    }
-    // r[4 q + j], 128-bit lane L: column 4 L + j of rows 4 q .. 4 q + 3
-    for (int j = 0; j < 4; ++j) {
-        const __m512 a = shuffle128<0x88>(r[j], r[4 + j]);  // (r_j.L0, r_j.L2, r_4+j.L0, r_4+j.L2)
-        const __m512 b = shuffle128<0x88>(r[8 + j], r[12 + j]);
-        const __m512 a1 = shuffle128<0xdd>(r[j], r[4 + j]);  // lanes 1 and 3
-        const __m512 b1 = shuffle128<0xdd>(r[8 + j], r[12 + j]);
-        t[j] = shuffle128<0x88>(a, b);  // column j
-        t[8 + j] = shuffle128<0xdd>(a, b);  // column 8 + j
-        t[4 + j] = shuffle128<0x88>(a1, b1);
-        t[12 + j] = shuffle128<0xdd>(a1, b1);
-    }
-    for (int k = 0; k < 16; ++k) r[k] = t[k];
-}
-
-FASTOPT_INLINE void to_class_major(const float* xb, std::int64_t C, std::int64_t nb, float* xt) {
-    for (std::int64_t i0 = 0; i0 < nb; i0 += 16) {
-        const std::int64_t nr = nb - i0 < 16 ? nb - i0 : 16;
-        for (std::int64_t c0 = 0; c0 < C; c0 += 16) {
-            const std::int64_t nc = C - c0 < 16 ? C - c0 : 16;
-            const __mmask16 mask = static_cast<__mmask16>(0xffffu >> (16 - nc));
-            const float* src = xb + i0 * C + c0;
-            __m512 r[16];
-            for (int k = 0; k < 16; ++k)
-                r[k] = k < nr ? _mm512_maskz_loadu_ps(mask, src + k * C) : _mm512_setzero_ps();
-            transpose16(r);
-            for (int k = 0; k < nc; ++k) _mm512_store_ps(xt + (c0 + k) * kSmallRows + i0, r[k]);
-        }
-    }
-}
-
-FASTOPT_INLINE void to_row_major(const float* et, std::int64_t C, std::int64_t nb, float* gb) {
-    for (std::int64_t i0 = 0; i0 < nb; i0 += 16) {
-        const std::int64_t nr = nb - i0 < 16 ? nb - i0 : 16;
-        for (std::int64_t c0 = 0; c0 < C; c0 += 16) {
-            const std::int64_t nc = C - c0 < 16 ? C - c0 : 16;
-            const __mmask16 mask = static_cast<__mmask16>(0xffffu >> (16 - nc));
-            __m512 r[16];
-            for (int k = 0; k < 16; ++k)
-                r[k] = k < nc ? _mm512_load_ps(et + (c0 + k) * kSmallRows + i0) : _mm512_setzero_ps();
-            transpose16(r);
-            float* dst = gb + i0 * C + c0;
-            for (int k = 0; k < nr; ++k) _mm512_mask_storeu_ps(dst + k * C, mask, r[k]);
-        }
-    }
-}
-
-// rows_small's row max, e = exp(x - m) and double row sum for float on AVX-512, 16 rows at a time
-// (the rows in lanes, so m and s stay in registers across the classes). The max is
-// `x > m ? x : m` (vmaxps(x, m): NaN skipped), the exp is math::exp_nonpositive's steps with
-// the final scaling by 2^n done by vscalefps: e_r * 2^n rounded once, as exp_clamped's two
-// factors round it, so the same values in fewer instructions; the sum adds the same terms in
-// the same order. Lanes past nb read zeros and are not stored.
-FASTOPT_INLINE __m512 exp16_nonpositive(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-104.0f);
-    x = _mm512_mask_max_ps(lo, 0xffff, lo, x);  // x < -104 ? -104 : x (NaN: vmaxps returns x)
-    const __m512 shifter = _mm512_set1_ps(12582912.0f);
-    const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), shifter);
-    const __m512 n = _mm512_sub_ps(t, shifter);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 q = _mm512_set1_ps(1.9875691500e-4f);
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.3981999507e-3f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
-    const __m512 er = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
-    return _mm512_mask_scalef_ps(er, 0xffff, er, n);
-}
-
-FASTOPT_INLINE void max_exp_sum(const float* xt, float* et, float* m, double* s, std::int64_t C, std::int64_t nb) {
-    for (std::int64_t i = 0; i < nb; i += 16) {
-        const __mmask16 k = nb - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (nb - i)) - 1u);
-        __m512 mi = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-        for (std::int64_t c = 0; c < C; ++c) {
-            const __m512 v = _mm512_load_ps(xt + c * kSmallRows + i);
-            mi = _mm512_mask_max_ps(mi, 0xffff, v, mi);
-        }
-        mi = _mm512_maskz_mov_ps(k, mi);
-        __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
-        for (std::int64_t c = 0; c < C; ++c) {
-            const __m512 e = exp16_nonpositive(_mm512_sub_ps(_mm512_load_ps(xt + c * kSmallRows + i), mi));
-            _mm512_store_ps(et + c * kSmallRows + i, e);
-            const __m512d ed = _mm512_castps_pd(e);
-            const __m256 e0 = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xf, ed, 0));
-            const __m256 e1 = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xf, ed, 1));
-            s0 = _mm512_add_pd(s0, _mm512_mask_cvtps_pd(s0, 0xff, e0));
-            s1 = _mm512_add_pd(s1, _mm512_mask_cvtps_pd(s1, 0xff, e1));
-        }
-        _mm512_mask_storeu_ps(m + i, k, mi);
-        _mm512_mask_storeu_pd(s + i, static_cast<__mmask8>(k), s0);
-        _mm512_mask_storeu_pd(s + i + 8, static_cast<__mmask8>(k >> 8), s1);
-    }
-}
-#elif defined(__AVX2__)
-// r[k] (lane j) becomes r[j] (lane k): 32-bit unpacks, 64-bit shuffles, 128-bit permutes.
-FASTOPT_INLINE void transpose8(__m256 (&r)[8]) {
-    __m256 t[8];
-    for (int k = 0; k < 8; k += 2) {
-        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
-        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
-    }
-    for (int k = 0; k < 8; k += 4) {  // r[k + j], 128-bit lane L: column 4 L + j of rows k .. k + 3
-        r[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
-        r[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xee);
-        r[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
-        r[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xee);
-    }
-    for (int j = 0; j < 4; ++j) {
-        t[j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x20);
-        t[4 + j] = _mm256_permute2f128_ps(r[j], r[4 + j], 0x31);
-    }
-    for (int k = 0; k < 8; ++k) r[k] = t[k];
-}
-
-FASTOPT_INLINE __m256i lanes_below(std::int64_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
-FASTOPT_INLINE void to_class_major(const float* xb, std::int64_t C, std::int64_t nb, float* xt) {
-    for (std::int64_t i0 = 0; i0 < nb; i0 += 8) {
-        const std::int64_t nr = nb - i0 < 8 ? nb - i0 : 8;
-        for (std::int64_t c0 = 0; c0 < C; c0 += 8) {
-            const std::int64_t nc = C - c0 < 8 ? C - c0 : 8;
-            const __m256i mask = lanes_below(nc);
-            const float* src = xb + i0 * C + c0;
-            __m256 r[8];
-            for (int k = 0; k < 8; ++k) r[k] = k < nr ? _mm256_maskload_ps(src + k * C, mask) : _mm256_setzero_ps();
-            transpose8(r);
-            for (int k = 0; k < nc; ++k) _mm256_store_ps(xt + (c0 + k) * kSmallRows + i0, r[k]);
-        }
-    }
-}
-
-FASTOPT_INLINE void to_row_major(const float* et, std::int64_t C, std::int64_t nb, float* gb) {
-    for (std::int64_t i0 = 0; i0 < nb; i0 += 8) {
-        const std::int64_t nr = nb - i0 < 8 ? nb - i0 : 8;
-        for (std::int64_t c0 = 0; c0 < C; c0 += 8) {
-            const std::int64_t nc = C - c0 < 8 ? C - c0 : 8;
-            const __m256i mask = lanes_below(nc);
-            __m256 r[8];
-            for (int k = 0; k < 8; ++k)
-                r[k] = k < nc ? _mm256_load_ps(et + (c0 + k) * kSmallRows + i0) : _mm256_setzero_ps();
-            transpose8(r);
-            float* dst = gb + i0 * C + c0;
-            for (int k = 0; k < nr; ++k) _mm256_maskstore_ps(dst + k * C, mask, r[k]);
-        }
-    }
-}
-#endif
 
 // Per-call constants of cross_entropy. Sample loss with index target t (not ignored):
 //   (1 - eps) w_t (lse - x_t) + eps/C sum_c w_c (lse - x_c)
