@@ -22,7 +22,8 @@ _NO_ERF = "  # tanh form: NumPy has no erf (scipy not installed)"
 
 # name, fastopt call, NumPy (what a user writes), torch CPU (the function F.* calls, with out=;
 # backward: the aten op autograd calls, .grad_input overload). In the backward rows y is the
-# forward's output (sigmoid, tanh), x its input; w is prelu's per-channel weight, x is (N, 64).
+# forward's output (sigmoid, tanh), x its input; w is prelu's per-channel weight, x is (N, 64);
+# w1 a single weight shared by all channels.
 ACTIVATIONS = [
     ("sigmoid", "fo.sigmoid(x, out=out)", "1 / (1 + np.exp(-x))", "torch.sigmoid(x, out=out)"),
     ("sigmoid_backward", "fo.sigmoid_backward(gy, y, out=out)", "gy * y * (1 - y)",
@@ -40,6 +41,8 @@ ACTIVATIONS = [
      "np.where(x > 0, gy, 0.01 * gy)",
      "aten.leaky_relu_backward.grad_input(gy, x, 0.01, False, grad_input=out)"),
     ("prelu", "fo.prelu(x, w, out=out)", "np.where(x > 0, x, w * x)", "F.prelu(x, w)"),
+    ("prelu_shared", "fo.prelu(x, w1, out=out)", "np.where(x > 0, x, w1 * x)",
+     "F.prelu(x, w1)  # one weight for every channel: nn.PReLU()'s default"),
     ("prelu_backward", "fo.prelu_backward(gy, x, w, out=out)",
      "(np.where(x > 0, gy, w * gy), np.where(x > 0, 0, x * gy).sum(axis=0))",
      "((r := aten._prelu_kernel_backward(gy, x, w.view(1, -1)))[0], r[1].sum(0))"
@@ -87,9 +90,9 @@ def activation_cases(size: int, dtype: str, torch: Any = None) -> List[Case]:
     for name, fo_code, np_code, torch_code in ACTIVATIONS:
         if erf is None and np_code in (_GELU_NP, _GELU_BACKWARD_NP):
             np_code = (_GELU_TANH_NP if np_code == _GELU_NP else _GELU_TANH_BACKWARD_NP) + _NO_ERF
-        arrays = dict(x=x, gy=gy, out=out, y=ys if name.startswith("sigmoid") else yt, w=w)
+        arrays = dict(x=x, gy=gy, out=out, y=ys if name.startswith("sigmoid") else yt, w=w, w1=w[:1].copy())
         if name.startswith("prelu"):
-            arrays = {k: (v.reshape(-1, ch) if k != "w" else v) for k, v in arrays.items()}
+            arrays = {k: (v.reshape(-1, ch) if k not in ("w", "w1") else v) for k, v in arrays.items()}
         ns = dict(arrays, fo=fo, np=np, erf=erf)
         tfn = None
         if torch is not None:
