@@ -78,17 +78,25 @@ FASTOPT_INLINE float exp_sum(float hi, float lo) {
     return er * pow2i(n1) * pow2i(n2);  // NaN stays NaN through every step
 }
 
+// e^x = e_r * 2^n for the exps below: returns n = round(x / ln2) and sets e_r = e^{x - n ln2}
+// (Cody-Waite reduction with ln2 in two parts, the first exact, then exp_reduced). Each exp
+// below differs only in how it applies 2^n.
+FASTOPT_INLINE std::int32_t exp_split(float x, float& er) {
+    const float shifter = 12582912.0f;  // 1.5 * 2^23
+    const float t = x * 1.44269504088896341f + shifter;  // round(x / ln2)
+    const float n = t - shifter;
+    float r = x - n * 0.693359375f;  // exact
+    r = r - n * -2.12194440e-4f;
+    er = exp_reduced(r);
+    return static_cast<std::int32_t>(bits(t) - bits(shifter));
+}
+
 // exp_sum(x, 0) for x already clamped to [-104, 88.8] (or NaN), without the additions of lo:
 // x + 0.0f cannot be folded away (it turns -0 into +0), so exp_sum(x, 0) pays for them, and
 // for the selects that clamp lo. The same operations otherwise, so the same results.
 FASTOPT_INLINE float exp_clamped(float x) {
-    const float shifter = 12582912.0f;  // 1.5 * 2^23
-    const float t = x * 1.44269504088896341f + shifter;  // round(x / ln2)
-    const float n = t - shifter;
-    const std::int32_t ni = static_cast<std::int32_t>(bits(t) - bits(shifter));
-    float r = x - n * 0.693359375f;  // exact
-    r = r - n * -2.12194440e-4f;
-    const float er = exp_reduced(r);
+    float er;
+    const std::int32_t ni = exp_split(x, er);
     const std::int32_t n1 = ni >> 1;
     const std::int32_t n2 = ni - n1;
     return er * pow2i(n1) * pow2i(n2);
@@ -97,13 +105,8 @@ FASTOPT_INLINE float exp_clamped(float x) {
 // e^x for x in [-87, 88] only (normal results), as exp_clamped but with 2^n applied as one
 // factor (exact in that range, so the same values): for callers that bound x themselves.
 FASTOPT_INLINE float exp_normal(float x) {
-    const float shifter = 12582912.0f;
-    const float t = x * 1.44269504088896341f + shifter;
-    const float n = t - shifter;
-    const std::int32_t ni = static_cast<std::int32_t>(bits(t) - bits(shifter));
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    const float er = exp_reduced(r);
+    float er;
+    const std::int32_t ni = exp_split(x, er);
     return er * pow2i(ni);
 }
 
@@ -119,14 +122,8 @@ FASTOPT_INLINE float exp(float x) {
 // exact and the product with 2^-64 rounds once, as exp_clamped's two factors do (which
 // need a shift, a subtraction and two integer additions more, for an n of either sign).
 FASTOPT_INLINE float exp_nonpositive(float x) {
-    x = x < -104.0f ? -104.0f : x;
-    const float shifter = 12582912.0f;
-    const float t = x * 1.44269504088896341f + shifter;
-    const float n = t - shifter;
-    const std::int32_t ni = static_cast<std::int32_t>(bits(t) - bits(shifter));
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    const float er = exp_reduced(r);
+    float er;
+    const std::int32_t ni = exp_split(x < -104.0f ? -104.0f : x, er);
     return er * pow2i(ni + 64) * 5.42101086242752217e-20f;  // 2^-64
 }
 
