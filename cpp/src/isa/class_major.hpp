@@ -88,37 +88,19 @@ FASTOPT_INLINE void transpose16(__m512 (&r)[16]) {
     for (int k = 0; k < 16; ++k) r[k] = t[k];
 }
 
-FASTOPT_INLINE void to_class_major(const float* xb, std::int64_t C, std::int64_t nb, float* xt) {
-    for (std::int64_t i0 = 0; i0 < nb; i0 += 16) {
-        const std::int64_t nr = nb - i0 < 16 ? nb - i0 : 16;
-        for (std::int64_t c0 = 0; c0 < C; c0 += 16) {
-            const std::int64_t nc = C - c0 < 16 ? C - c0 : 16;
-            const __mmask16 mask = static_cast<__mmask16>(0xffffu >> (16 - nc));
-            const float* src = xb + i0 * C + c0;
-            __m512 r[16];
-            for (int k = 0; k < 16; ++k)
-                r[k] = k < nr ? _mm512_maskz_loadu_ps(mask, src + k * C) : _mm512_setzero_ps();
-            transpose16(r);
-            for (int k = 0; k < nc; ++k) _mm512_store_ps(xt + (c0 + k) * kSmallRows + i0, r[k]);
-        }
-    }
-}
-
-FASTOPT_INLINE void to_row_major(const float* et, std::int64_t C, std::int64_t nb, float* gb) {
-    for (std::int64_t i0 = 0; i0 < nb; i0 += 16) {
-        const std::int64_t nr = nb - i0 < 16 ? nb - i0 : 16;
-        for (std::int64_t c0 = 0; c0 < C; c0 += 16) {
-            const std::int64_t nc = C - c0 < 16 ? C - c0 : 16;
-            const __mmask16 mask = static_cast<__mmask16>(0xffffu >> (16 - nc));
-            __m512 r[16];
-            for (int k = 0; k < 16; ++k)
-                r[k] = k < nc ? _mm512_load_ps(et + (c0 + k) * kSmallRows + i0) : _mm512_setzero_ps();
-            transpose16(r);
-            float* dst = gb + i0 * C + c0;
-            for (int k = 0; k < nr; ++k) _mm512_mask_storeu_ps(dst + k * C, mask, r[k]);
-        }
-    }
-}
+// The tile operations the shared transposes below need, for 16-float vectors.
+struct Tile {
+    static constexpr int W = 16;
+    using V = __m512;
+    using M = __mmask16;
+    static M lanes(std::int64_t n) { return static_cast<M>(0xffffu >> (16 - n)); }  // 1 <= n <= 16
+    static V load_masked(const float* p, M m) { return _mm512_maskz_loadu_ps(m, p); }
+    static void store_masked(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+    static V load(const float* p) { return _mm512_load_ps(p); }
+    static void store(float* p, V v) { _mm512_store_ps(p, v); }
+    static V zero() { return _mm512_setzero_ps(); }
+    static void transpose(V (&r)[W]) { transpose16(r); }
+};
 
 // rows_small's row max, e = exp(x - m) and double row sum for float on AVX-512, 16 rows at a time
 // (the rows in lanes, so m and s stay in registers across the classes). The max is
@@ -189,39 +171,57 @@ FASTOPT_INLINE void transpose8(__m256 (&r)[8]) {
     for (int k = 0; k < 8; ++k) r[k] = t[k];
 }
 
-FASTOPT_INLINE __m256i lanes_below(std::int64_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+// The tile operations the shared transposes below need, for 8-float vectors.
+struct Tile {
+    static constexpr int W = 8;
+    using V = __m256;
+    using M = __m256i;
+    static M lanes(std::int64_t n) {  // lanes [0, n) set
+        return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    }
+    static V load_masked(const float* p, M m) { return _mm256_maskload_ps(p, m); }
+    static void store_masked(float* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
+    static V load(const float* p) { return _mm256_load_ps(p); }
+    static void store(float* p, V v) { _mm256_store_ps(p, v); }
+    static V zero() { return _mm256_setzero_ps(); }
+    static void transpose(V (&r)[W]) { transpose8(r); }
+};
+#endif
+
+#if defined(__AVX512F__) || defined(__AVX2__)
+// The float transposes, one W x W tile at a time: masked loads or stores of a tile's classes
+// from each row, so nothing outside the rows [0, nb) and classes [0, C) is read or written.
+// each_tile calls f(i0, c0, nr, nc, mask) per tile: rows [i0, i0 + nr), classes [c0, c0 + nc).
+template <class F>
+FASTOPT_INLINE void each_tile(std::int64_t C, std::int64_t nb, const F& f) {
+    constexpr int W = Tile::W;
+    for (std::int64_t i0 = 0; i0 < nb; i0 += W) {
+        const std::int64_t nr = nb - i0 < W ? nb - i0 : W;
+        for (std::int64_t c0 = 0; c0 < C; c0 += W) {
+            const std::int64_t nc = C - c0 < W ? C - c0 : W;
+            f(i0, c0, nr, nc, Tile::lanes(nc));
+        }
+    }
 }
 
 FASTOPT_INLINE void to_class_major(const float* xb, std::int64_t C, std::int64_t nb, float* xt) {
-    for (std::int64_t i0 = 0; i0 < nb; i0 += 8) {
-        const std::int64_t nr = nb - i0 < 8 ? nb - i0 : 8;
-        for (std::int64_t c0 = 0; c0 < C; c0 += 8) {
-            const std::int64_t nc = C - c0 < 8 ? C - c0 : 8;
-            const __m256i mask = lanes_below(nc);
-            const float* src = xb + i0 * C + c0;
-            __m256 r[8];
-            for (int k = 0; k < 8; ++k) r[k] = k < nr ? _mm256_maskload_ps(src + k * C, mask) : _mm256_setzero_ps();
-            transpose8(r);
-            for (int k = 0; k < nc; ++k) _mm256_store_ps(xt + (c0 + k) * kSmallRows + i0, r[k]);
-        }
-    }
+    each_tile(C, nb, [&](std::int64_t i0, std::int64_t c0, std::int64_t nr, std::int64_t nc, Tile::M mask) {
+        const float* src = xb + i0 * C + c0;
+        Tile::V r[Tile::W];
+        for (int k = 0; k < Tile::W; ++k) r[k] = k < nr ? Tile::load_masked(src + k * C, mask) : Tile::zero();
+        Tile::transpose(r);
+        for (int k = 0; k < nc; ++k) Tile::store(xt + (c0 + k) * kSmallRows + i0, r[k]);
+    });
 }
 
 FASTOPT_INLINE void to_row_major(const float* et, std::int64_t C, std::int64_t nb, float* gb) {
-    for (std::int64_t i0 = 0; i0 < nb; i0 += 8) {
-        const std::int64_t nr = nb - i0 < 8 ? nb - i0 : 8;
-        for (std::int64_t c0 = 0; c0 < C; c0 += 8) {
-            const std::int64_t nc = C - c0 < 8 ? C - c0 : 8;
-            const __m256i mask = lanes_below(nc);
-            __m256 r[8];
-            for (int k = 0; k < 8; ++k)
-                r[k] = k < nc ? _mm256_load_ps(et + (c0 + k) * kSmallRows + i0) : _mm256_setzero_ps();
-            transpose8(r);
-            float* dst = gb + i0 * C + c0;
-            for (int k = 0; k < nr; ++k) _mm256_maskstore_ps(dst + k * C, mask, r[k]);
-        }
-    }
+    each_tile(C, nb, [&](std::int64_t i0, std::int64_t c0, std::int64_t nr, std::int64_t nc, Tile::M mask) {
+        Tile::V r[Tile::W];
+        for (int k = 0; k < Tile::W; ++k) r[k] = k < nc ? Tile::load(et + (c0 + k) * kSmallRows + i0) : Tile::zero();
+        Tile::transpose(r);
+        float* dst = gb + i0 * C + c0;
+        for (int k = 0; k < nr; ++k) Tile::store_masked(dst + k * C, mask, r[k]);
+    });
 }
 #endif
 
