@@ -274,6 +274,53 @@ struct CE {
     double eps_c;   // label_smoothing / C
     double wsum;    // sum of class weights (C without weights)
 
+    // One contiguous row with a probability target q; returns its loss. The loss sum and the
+    // gradient are separate loops, each in a version with and one without weights: with the
+    // `w ? w[j] : 1` load and an `if (g)` store in one loop GCC left it scalar (one scalar exp
+    // per logit, 4-16x slower than index targets), and one loop per case would let the loss
+    // bits depend on whether the gradient was asked for (a float64 loop that calls std::exp
+    // does not vectorize, its twin without the call does: another summation order).
+    double row_prob(std::int64_t i) const {
+        const std::int64_t C = p.c;
+        const T* xr = x + i * C;
+        const T* q = static_cast<const T*>(p.target) + i * C;
+        T m;
+        double s;
+        row_stats(xr, C, m, s);
+        const double ls = std::log(s);
+        const T one_m = static_cast<T>(1.0 - eps), ec = static_cast<T>(eps_c);
+        const T* const wv = w;
+        const auto run = [&](auto has_w) {
+            constexpr bool weighted = decltype(has_w)::value;
+            double S = 0.0;
+            FASTOPT_SIMD_REDUCTION(+ : S)
+            for (std::int64_t j = 0; j < C; ++j) {
+                if constexpr (weighted) S += static_cast<double>(wv[j]) * static_cast<double>(q[j] * one_m + ec);
+                else S += static_cast<double>(q[j] * one_m + ec);
+            }
+            const T mm = m;
+            double acc = 0.0;
+            FASTOPT_SIMD_REDUCTION(+ : acc)
+            for (std::int64_t j = 0; j < C; ++j) {
+                T wq = q[j] * one_m + ec;
+                if constexpr (weighted) wq = wv[j] * wq;
+                acc += static_cast<double>(wq) * ((static_cast<double>(mm) - static_cast<double>(xr[j])) + ls);
+            }
+            if (grad) {
+                T* const g = grad + i * C;
+                const T A = static_cast<T>(scale * S / s), sc = static_cast<T>(scale);
+                FASTOPT_SIMD
+                for (std::int64_t j = 0; j < C; ++j) {
+                    T wq = q[j] * one_m + ec;
+                    if constexpr (weighted) wq = wv[j] * wq;
+                    g[j] = A * math::exp_nonpositive(xr[j] - mm) - sc * wq;
+                }
+            }
+            return acc;
+        };
+        return w ? run(std::true_type{}) : run(std::false_type{});
+    }
+
     // One contiguous row (inner == 1); returns its loss.
     double row(std::int64_t i) const {
         const std::int64_t C = p.c;
@@ -281,30 +328,7 @@ struct CE {
         T* g = grad ? grad + i * C : nullptr;
         T m;
         double s;
-        if (p.target_kind == 2) {
-            const T* q = static_cast<const T*>(p.target) + i * C;
-            row_stats(xr, C, m, s);
-            const double ls = std::log(s);
-            const T one_m = static_cast<T>(1.0 - eps), ec = static_cast<T>(eps_c);
-            double S = 0.0;
-            if (w) {
-                FASTOPT_SIMD_REDUCTION(+ : S)
-                for (std::int64_t j = 0; j < C; ++j) S += static_cast<double>(w[j]) * static_cast<double>(q[j] * one_m + ec);
-            } else {
-                FASTOPT_SIMD_REDUCTION(+ : S)
-                for (std::int64_t j = 0; j < C; ++j) S += static_cast<double>(q[j] * one_m + ec);
-            }
-            const T A = static_cast<T>(scale * S / s), sc = static_cast<T>(scale);
-            const T mm = m;
-            double acc = 0.0;
-            FASTOPT_SIMD_REDUCTION(+ : acc)
-            for (std::int64_t j = 0; j < C; ++j) {
-                const T wq = (w ? w[j] : T(1)) * (q[j] * one_m + ec);
-                acc += static_cast<double>(wq) * ((static_cast<double>(mm) - static_cast<double>(xr[j])) + ls);
-                if (g) g[j] = A * math::exp_nonpositive(xr[j] - mm) - sc * wq;
-            }
-            return acc;
-        }
+        if (p.target_kind == 2) return row_prob(i);
         const std::int64_t t = target_at(p, i);
         if (t == p.ignore_index) {
             if (g) {
@@ -556,12 +580,16 @@ struct CE {
                 const T wc = w ? w[c] : T(1);
                 const T* xc = xt + c * inner;
                 const T* qc = q + c * inner;
-                T* gc = gt ? gt + c * inner : nullptr;
-                FASTOPT_SIMD
+                FASTOPT_SIMD  // loss and gradient in separate loops, as in row_prob
                 for (std::int64_t k = 0; k < nw; ++k) {
                     const T wq = wc * (qc[k] * one_m + ec);
                     acc[k] += static_cast<double>(wq) * ((static_cast<double>(m[k]) - static_cast<double>(xc[k])) + ls[k]);
-                    if (gc) gc[k] = A[k] * math::exp_nonpositive(xc[k] - m[k]) - sc * wq;
+                }
+                if (gt) {
+                    T* gc = gt + c * inner;
+                    FASTOPT_SIMD
+                    for (std::int64_t k = 0; k < nw; ++k)
+                        gc[k] = A[k] * math::exp_nonpositive(xc[k] - m[k]) - sc * (wc * (qc[k] * one_m + ec));
                 }
             }
             for (std::int64_t k = 0; k < nw; ++k) out[k] = acc[k];
@@ -578,11 +606,13 @@ struct CE {
         for (std::int64_t c = 0; c < C; ++c) {
             const T wc = w ? w[c] : T(1);
             const T* xc = xt + c * inner;
-            T* gc = gt ? gt + c * inner : nullptr;
-            FASTOPT_SIMD
-            for (std::int64_t k = 0; k < nw; ++k) {
+            FASTOPT_SIMD  // loss and gradient in separate loops, as in row_prob
+            for (std::int64_t k = 0; k < nw; ++k)
                 acc[k] += static_cast<double>(wc) * (static_cast<double>(m[k]) - static_cast<double>(xc[k]));
-                if (gc) {
+            if (gt) {
+                T* gc = gt + c * inner;
+                FASTOPT_SIMD
+                for (std::int64_t k = 0; k < nw; ++k) {
                     const T v = A[k] * math::exp_nonpositive(xc[k] - m[k]) - qsum_or_sub[k] * wc;
                     gc[k] = keep[k] != T(0) ? v : T(0);
                 }
