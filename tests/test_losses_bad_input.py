@@ -65,6 +65,32 @@ def test_cross_entropy_index_error_names_first_position_nd():
         fastopt.cross_entropy(x, t)
 
 
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("tdtype", [np.int32, np.int64])
+@pytest.mark.parametrize("where", [0, 40000, 65535])
+def test_bad_target_found_in_any_block_writes_nothing(fn, threads, tdtype, where):
+    """The kernels check the targets in their first pass over fixed sample blocks (many of them
+    here, shared by 2 threads): a bad target in any block stops the call before anything is
+    written, out= and all, and the message names the first one."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((65536, 10)).astype(np.float32)
+    t = rng.integers(0, 10, 65536).astype(tdtype)
+    t[where] = 10
+    t[where + 1 :: 997] = -3  # later bad targets: not the first
+    out = np.full_like(x, 7.0)
+    before = snap(x, t, out)
+    old = fastopt.get_num_threads()
+    fastopt.set_num_threads(threads)
+    try:
+        for reduction in ("mean", "sum", "none"):
+            with pytest.raises(IndexError, match=rf"target\[{where}\] = 10 is out of range for 10 classes"):
+                getattr(fastopt, fn)(x, t, reduction=reduction, out=out)
+    finally:
+        fastopt.set_num_threads(old)
+    assert snap(x, t, out) == before
+
+
 @pytest.mark.parametrize(
     "logits,exc,words",
     [

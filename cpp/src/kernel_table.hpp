@@ -98,10 +98,12 @@ struct PointwiseParams {
 };
 
 // total: the sum of the per-sample losses (double, fixed blocks); divisor: what 'mean'
-// divides it by (sum of target weights, or the sample count).
+// divides it by (sum of target weights, or the sample count). bad_target (cross_entropy,
+// nll_loss): an index target was out of range; the kernel wrote nothing, total is 0.
 struct LossSum {
     double total = 0.0;
     double divisor = 0.0;
+    bool bad_target = false;
 };
 
 template <class T>

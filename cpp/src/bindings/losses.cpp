@@ -123,26 +123,8 @@ struct ClassProblem {
     std::vector<py::ssize_t> sample_shape;  // shape of one loss per sample
 };
 
-// Whether every target is a class in [0, p.c) or p.ignore_index: a branch-free pass that
-// vectorizes (the loop that names the first bad target runs only when there is one).
-template <class I>
-bool targets_in_range(const I* t, const ClassLossParams& p) {
-    const std::int64_t samples = p.n * p.inner;
-    const std::uint64_t c = static_cast<std::uint64_t>(p.c);
-    for (std::int64_t r0 = 0; r0 < samples; r0 += 4096) {
-        const std::int64_t r1 = samples - r0 < 4096 ? samples : r0 + 4096;
-        int bad = 0;
-        for (std::int64_t r = r0; r < r1; ++r) {
-            const std::int64_t v = t[r];
-            bad |= static_cast<int>(v != p.ignore_index) & static_cast<int>(static_cast<std::uint64_t>(v) >= c);
-        }
-        if (bad) return false;
-    }
-    return true;
-}
-
 // Checks logits / target / weight / options of cross_entropy and nll_loss (in that order)
-// and validates every target index: IndexError at the first bad one. Writes nothing.
+// (index targets are checked by the kernel, in its first pass: check_targets). Writes nothing.
 ClassProblem class_problem(const std::string& fn, const char* xname, py::handle x_obj, py::handle t_obj,
                            py::handle w_obj, std::int64_t ignore_index, const std::string& reduction,
                            double label_smoothing, bool allow_prob) {
@@ -214,19 +196,33 @@ ClassProblem class_problem(const std::string& fn, const char* xname, py::handle 
     p.ignore_index = ignore_index;
     if (p.target_kind == 2 && ignore_index != -100)  // as torch
         throw py::value_error(fn + ": ignore_index is not supported for class-probability (float) targets");
-    if (p.target_kind != 2 && !(p.target_kind == 0 ? targets_in_range(static_cast<const std::int32_t*>(p.target), p)
-                                                    : targets_in_range(static_cast<const std::int64_t*>(p.target), p))) {
-        const std::int64_t samples = p.n * p.inner;
-        for (std::int64_t r = 0; r < samples; ++r) {
-            const std::int64_t v = p.target_kind == 0 ? static_cast<const std::int32_t*>(p.target)[r]
-                                                      : static_cast<const std::int64_t*>(p.target)[r];
-            if (v != ignore_index && (v < 0 || v >= p.c))
-                throw py::index_error(fn + ": target" + position(r, cp.sample_shape) + " = " + std::to_string(v) +
-                                      " is out of range for " + std::to_string(p.c) + " classes (expected 0 <= target < " +
-                                      std::to_string(p.c) + " or ignore_index = " + std::to_string(ignore_index) + ")");
-        }
-    }
     return cp;
+}
+
+// The first index target out of range (a class outside [0, C), not ignore_index), or -1.
+// Run only on an error path: the kernel checks the targets in its first pass, before it
+// writes anything (LossSum::bad_target).
+std::int64_t first_bad_target(const ClassLossParams& p) {
+    if (p.target_kind == 2) return -1;
+    const std::int64_t samples = p.n * p.inner;
+    for (std::int64_t r = 0; r < samples; ++r) {
+        const std::int64_t v = p.target_kind == 0 ? static_cast<const std::int32_t*>(p.target)[r]
+                                                  : static_cast<const std::int64_t*>(p.target)[r];
+        if (v != p.ignore_index && (v < 0 || v >= p.c)) return r;
+    }
+    return -1;
+}
+
+// Raises the IndexError naming the first bad target, if there is one.
+void check_targets(const std::string& fn, const ClassProblem& cp) {
+    const ClassLossParams& p = cp.p;
+    const std::int64_t r = first_bad_target(p);
+    if (r < 0) return;
+    const std::int64_t v = p.target_kind == 0 ? static_cast<const std::int32_t*>(p.target)[r]
+                                              : static_cast<const std::int64_t*>(p.target)[r];
+    throw py::index_error(fn + ": target" + position(r, cp.sample_shape) + " = " + std::to_string(v) +
+                          " is out of range for " + std::to_string(p.c) + " classes (expected 0 <= target < " +
+                          std::to_string(p.c) + " or ignore_index = " + std::to_string(p.ignore_index) + ")");
 }
 
 // The gradient's array: `out` (checked: logits' shape and dtype, C-contiguous, writeable, no
@@ -252,8 +248,14 @@ py::tuple class_loss(bool is_nll, py::handle x_obj, py::handle t_obj, py::handle
     ClassProblem cp = class_problem(fn, is_nll ? "log_probs" : "logits", x_obj, t_obj, w_obj, ignore_index, reduction,
                                     label_smoothing, !is_nll);
     cp.p.grad_scale = grad_scale;
-    py::array grad = grad_output(out_obj, want_grad, cp.x, fn,
-                                 {cp.x, cp.target, cp.has_weight ? py::handle(cp.weight) : py::handle(py::none())});
+    py::array grad;
+    try {
+        grad = grad_output(out_obj, want_grad, cp.x, fn,
+                           {cp.x, cp.target, cp.has_weight ? py::handle(cp.weight) : py::handle(py::none())});
+    } catch (...) {
+        check_targets(fn, cp);  // a bad target is reported first, as when the inputs are checked before out
+        throw;
+    }
     py::array none;
     if (cp.p.reduction == Reduction::none) none = py::array(cp.x.dtype(), cp.sample_shape);
     const int threads = num_threads();
@@ -270,6 +272,10 @@ py::tuple class_loss(bool is_nll, py::handle x_obj, py::handle t_obj, py::handle
         s = (is_nll ? k.nll : k.cross_entropy)(static_cast<const T*>(xp), static_cast<const T*>(wp),
                                                static_cast<T*>(gp), static_cast<T*>(np_), p, threads);
     });
+    if (s.bad_target) {
+        check_targets(fn, cp);
+        throw std::logic_error(fn + ": a target was reported out of range but none is");
+    }
     py::object loss = loss_value(cp.x, p.reduction, s, none);
     return py::make_tuple(loss, want_grad ? py::object(grad) : py::object(py::none()));
 }

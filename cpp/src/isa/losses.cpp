@@ -230,27 +230,79 @@ double block_sum(const Blocks& blocks, int threads, const F& f) {
     return total;
 }
 
-// 'mean' divides by the summed weights of the non-ignored targets (index targets), or by the
-// number of samples (probability targets), as torch.
-template <class T>
-double class_divisor(const T* weight, const ClassLossParams& p, const Blocks& blocks, int threads) {
+// Pass 1 of cross_entropy and nll_loss over the index targets of samples [r0, r1): the
+// summed weights of the non-ignored ones ('mean' divides by their total, as torch), and
+// whether one is out of range (a class outside [0, C) that is not ignore_index). Branch-free
+// per target kind, so the loops vectorize; an out-of-range target reads weight[0] (ignored
+// ones too, then dropped), so nothing is read out of bounds before the check has run.
+struct TargetBlock {
+    double weight_sum;
+    bool bad;
+};
+
+template <class T, class I>
+TargetBlock target_block(const I* t, const T* weight, const ClassLossParams& p, std::int64_t r0, std::int64_t r1) {
+    const std::int64_t ig = p.ignore_index;
+    const auto c = static_cast<std::uint64_t>(p.c);
+    const auto ignored = [&](I v) { return static_cast<std::int64_t>(v) == ig; };
+    const auto in_range = [&](I v) { return static_cast<std::uint64_t>(static_cast<std::int64_t>(v)) < c; };
+    TargetBlock res;
+    if (weight)
+        res.weight_sum = sum_lanes(t, r0, r1, [&](I v) {
+            return ignored(v) ? 0.0 : static_cast<double>(weight[in_range(v) ? v : 0]);
+        });
+    else
+        res.weight_sum = sum_lanes(t, r0, r1, [&](I v) { return ignored(v) ? 0.0 : 1.0; });
+    int bad = 0;
+    FASTOPT_SIMD_REDUCTION(| : bad)
+    for (std::int64_t r = r0; r < r1; ++r) bad |= static_cast<int>(!ignored(t[r]) && !in_range(t[r]));
+    res.bad = bad != 0;
+    return res;
+}
+
+// cross_entropy and nll_loss in two passes over fixed sample blocks, one fork-join
+// (parallel_blocks_two_pass): pass 1 checks every index target and sums their weights
+// (target_block); then, once, setup(divisor), which sets the gradient's scale; pass 2 runs
+// loss(b), the summed losses of block b, and writes the outputs. A target out of range
+// stops before pass 2: res.bad_target, nothing written (the binding names it).
+// Probability targets need no check; 'mean' divides their sum by the number of samples.
+template <class T, class Setup, class Loss>
+LossSum class_loss_passes(const T* weight, const ClassLossParams& p, const Blocks& blocks, int team, const Setup& setup,
+                          const Loss& loss) {
     const std::int64_t samples = p.n * p.inner;
-    if (p.target_kind == 2) return static_cast<double>(samples);
-    return block_sum(blocks, threads, [&](std::int64_t b) {
-        const std::int64_t r0 = blocks.begin(b), r1 = blocks.end(b, samples);
-        const std::int64_t ig = p.ignore_index;
-        // the weight of a target (an ignored one reads class 0, then is dropped: no branch)
-        const auto w_at = [&](std::int64_t v) { return static_cast<double>(weight[v == ig ? 0 : v]); };
-        // per kind, so the loop is branch-free and vectorizes (a pass over the targets only)
-        if (p.target_kind == 0) {
-            const std::int32_t* t = static_cast<const std::int32_t*>(p.target);
-            if (weight) return sum_lanes(t, r0, r1, [&](std::int32_t v) { return v == ig ? 0.0 : w_at(v); });
-            return sum_lanes(t, r0, r1, [&](std::int32_t v) { return v == ig ? 0.0 : 1.0; });
-        }
-        const std::int64_t* t = static_cast<const std::int64_t*>(p.target);
-        if (weight) return sum_lanes(t, r0, r1, [&](std::int64_t v) { return v == ig ? 0.0 : w_at(v); });
-        return sum_lanes(t, r0, r1, [&](std::int64_t v) { return v == ig ? 0.0 : 1.0; });
-    });
+    LossSum res;
+    Scratch<double> weight_sum(blocks.count), partial(blocks.count);
+    Scratch<unsigned char> bad(blocks.count);
+    parallel_blocks_two_pass(
+        blocks.count, team,
+        [&](std::int64_t b) {
+            if (p.target_kind == 2) return;
+            const std::int64_t r0 = blocks.begin(b), r1 = blocks.end(b, samples);
+            const TargetBlock tb =
+                p.target_kind == 0 ? target_block(static_cast<const std::int32_t*>(p.target), weight, p, r0, r1)
+                                   : target_block(static_cast<const std::int64_t*>(p.target), weight, p, r0, r1);
+            weight_sum.data[b] = tb.weight_sum;
+            bad.data[b] = tb.bad ? 1 : 0;
+        },
+        [&]() {
+            if (p.target_kind == 2) {
+                res.divisor = static_cast<double>(samples);
+            } else {
+                double total = 0.0;  // in block order: the same bits for any thread count
+                for (std::int64_t b = 0; b < blocks.count; ++b) {
+                    total += weight_sum.data[b];
+                    res.bad_target = res.bad_target || bad.data[b] != 0;
+                }
+                res.divisor = total;
+            }
+            if (res.bad_target || samples == 0) return false;
+            setup(res.divisor);
+            return true;
+        },
+        [&](std::int64_t b) { partial.data[b] = loss(b); });
+    if (!res.bad_target)
+        for (std::int64_t b = 0; b < blocks.count && samples > 0; ++b) res.total += partial.data[b];
+    return res;
 }
 
 constexpr std::int64_t kSmallC = 32;     // cross_entropy: rows this short take rows_small (class_major.hpp)
@@ -637,17 +689,16 @@ LossSum cross_entropy(const T* x, const T* weight, T* grad, T* loss_none, const 
     const std::int64_t samples = p.n * p.inner;
     const int team = team_for(samples * p.c, threads);
     const Blocks blocks = sample_blocks(samples, p.c);
-    LossSum res;
-    res.divisor = class_divisor(weight, p, blocks, team);
-    if (samples == 0) return res;
     double wsum = static_cast<double>(p.c);
     if (weight) {
         wsum = 0.0;
         for (std::int64_t j = 0; j < p.c; ++j) wsum += static_cast<double>(weight[j]);
     }
-    const double scale = p.reduction == Reduction::mean ? p.grad_scale / res.divisor : p.grad_scale;
-    const CE<T> ce{x, weight, grad, loss_none, p, scale, p.label_smoothing, p.label_smoothing / static_cast<double>(p.c), wsum};
-    res.total = block_sum(blocks, team, [&](std::int64_t b) {
+    CE<T> ce{x, weight, grad, loss_none, p, 0.0, p.label_smoothing, p.label_smoothing / static_cast<double>(p.c), wsum};
+    const auto setup = [&](double divisor) {
+        ce.scale = p.reduction == Reduction::mean ? p.grad_scale / divisor : p.grad_scale;
+    };
+    return class_loss_passes(weight, p, blocks, team, setup, [&](std::int64_t b) {
         const std::int64_t r0 = blocks.begin(b), r1 = blocks.end(b, samples);
         double acc = 0.0;
         if (p.inner == 1 && p.target_kind != 2 && p.c <= kSmallC) return ce.rows_small(r0, r1, loss_none);
@@ -674,7 +725,27 @@ LossSum cross_entropy(const T* x, const T* weight, T* grad, T* loss_none, const 
         }
         return acc;
     });
-    return res;
+}
+
+// Zeroes the gradient entries of samples [r0, r1) of x viewed as (n, C, inner): sample
+// r = (i, d) owns x[(i C + c) inner + d] for every class c, so a block of samples owns whole
+// rows (inner == 1) or, per (i, c), a run of consecutive d.
+template <class T>
+void zero_samples(T* grad, const ClassLossParams& p, std::int64_t r0, std::int64_t r1) {
+    const std::int64_t C = p.c, inner = p.inner;
+    const auto zero = [grad](std::int64_t lo, std::int64_t hi) {
+        FASTOPT_SIMD
+        for (std::int64_t j = lo; j < hi; ++j) grad[j] = T(0);
+    };
+    if (inner == 1) {
+        zero(r0 * C, r1 * C);
+        return;
+    }
+    for (std::int64_t i = r0 / inner; i * inner < r1; ++i) {
+        const std::int64_t d0 = r0 > i * inner ? r0 - i * inner : 0;
+        const std::int64_t d1 = r1 < (i + 1) * inner ? r1 - i * inner : inner;
+        for (std::int64_t c = 0; c < C; ++c) zero((i * C + c) * inner + d0, (i * C + c) * inner + d1);
+    }
 }
 
 // nll_loss: x holds log-probabilities; loss = -w_t x[t], gradient -scale w_t at t, 0 elsewhere.
@@ -683,19 +754,13 @@ LossSum nll(const T* x, const T* weight, T* grad, T* loss_none, const ClassLossP
     const std::int64_t samples = p.n * p.inner;
     const int team = team_for(samples * p.c, threads);
     const Blocks blocks = sample_blocks(samples, p.c);
-    LossSum res;
-    res.divisor = class_divisor(weight, p, blocks, team);
-    if (samples == 0) return res;
-    if (grad) {
-        parallel_for(samples * p.c, kGrain, threads, [&](std::int64_t b, std::int64_t e) {
-            FASTOPT_SIMD
-            for (std::int64_t j = b; j < e; ++j) grad[j] = T(0);
-        });
-    }
-    const double scale = p.reduction == Reduction::mean ? p.grad_scale / res.divisor : p.grad_scale;
-    res.total = block_sum(blocks, team, [&](std::int64_t b) {
+    double scale = 0.0;
+    const auto setup = [&](double divisor) { scale = p.reduction == Reduction::mean ? p.grad_scale / divisor : p.grad_scale; };
+    return class_loss_passes(weight, p, blocks, team, setup, [&](std::int64_t b) {
+        const std::int64_t r0 = blocks.begin(b), r1 = blocks.end(b, samples);
+        if (grad) zero_samples(grad, p, r0, r1);  // the gradient entries of this block's samples
         double acc = 0.0;
-        for (std::int64_t r = blocks.begin(b), e = blocks.end(b, samples); r < e; ++r) {
+        for (std::int64_t r = r0; r < r1; ++r) {
             const std::int64_t t = target_at(p, r);
             double l = 0.0;
             if (t != p.ignore_index) {
@@ -711,7 +776,6 @@ LossSum nll(const T* x, const T* weight, T* grad, T* loss_none, const ClassLossP
         }
         return acc;
     });
-    return res;
 }
 
 // ---- elementwise losses ---------------------------------------------------------------------
