@@ -11,7 +11,8 @@
 // Measured accuracy (max error in ULP against the double-precision libm result rounded to
 // float, all float inputs in the valid range; tests/test_accuracy.py re-measures the
 // activations built on these):
-//   exp     valid everywhere; overflow to +inf above 88.72, gradual underflow, 0 below -103.97
+//   exp     valid everywhere; overflow to +inf above 88.72, gradual underflow, 0 below -103.97;
+//           0.89 ULP (0.98 without FMA), every float, subnormal results included
 //           (exp_nonpositive: the same values for x <= 0, without the overflow clamp)
 //   expm1   valid everywhere
 //   log1p   valid for x >= -1 (log1p(-1) = -inf, NaN below)
@@ -44,20 +45,29 @@ FASTOPT_INLINE double abs(double x) { return __builtin_fabs(x); }
 // 2^n for integer n in [-126, 127], built from the exponent bits.
 FASTOPT_INLINE float pow2i(std::int32_t n) { return from_bits(static_cast<std::uint32_t>(n + 127) << 23); }
 
-// e^r for |r| <= ln2/2 (the reduced argument of the exps below): Cephes' degree-7 polynomial.
+// e^r for |r| <= ln2/2 (the reduced argument of the exps below): 1 + r + r^2 q(r), q of degree
+// 4, a minimax fit for the relative error of the whole (3.6e-9 with these float coefficients;
+// tools/exp_fit.py). With FMA it is evaluated as one Horner chain, six FMAs; without, as
+// 1 + (r + r^2 q), the small terms summed before the 1. exp_nonpositive is then within
+// 0.88 ULP of e^x for every float x <= 0 (0.98 without FMA), subnormal results included.
+// (Cephes' degree-7 polynomial, 1 + r + r^2 p(r), took two instructions more.)
 FASTOPT_INLINE float exp_reduced(float r) {
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    return p * (r * r) + r + 1.0f;
+    float p = 1.381453825160861e-3f;
+    p = p * r + 8.36874544620514e-3f;
+    p = p * r + 4.166838899254799e-2f;
+    p = p * r + 1.666652113199234e-1f;
+    p = p * r + 4.999999403953552e-1f;
+#if defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+    p = p * r + 1.0f;
+    return p * r + 1.0f;
+#else
+    return (p * (r * r) + r) + 1.0f;
+#endif
 }
 
 // e^{hi + lo} for hi exact and |lo| <= 2, without rounding hi + lo first: the reduction
 // r = hi - n ln2 is exact, so lo is added to a small r. Cody-Waite reduction with ln2 in two
-// parts, Cephes' degree-7 polynomial for e^r, and 2^n applied as two factors so results in
+// parts, exp_reduced for e^r, and 2^n applied as two factors so results in
 // the subnormal range round once.
 FASTOPT_INLINE float exp_sum(float hi, float lo) {
     const float s = hi + lo;
@@ -78,25 +88,32 @@ FASTOPT_INLINE float exp_sum(float hi, float lo) {
     return er * pow2i(n1) * pow2i(n2);  // NaN stays NaN through every step
 }
 
-// e^x = e_r * 2^n for the exps below: returns n = round(x / ln2) and sets e_r = e^{x - n ln2}
-// (Cody-Waite reduction with ln2 in two parts, the first exact, then exp_reduced). Each exp
-// below differs only in how it applies 2^n.
-FASTOPT_INLINE std::int32_t exp_split(float x, float& er) {
-    const float shifter = 12582912.0f;  // 1.5 * 2^23
-    const float t = x * 1.44269504088896341f + shifter;  // round(x / ln2)
+// e^x = e_r * 2^n for the exps below: sets e_r = e^{x - n ln2} with n = round(x / ln2)
+// (Cody-Waite reduction with ln2 in two parts, the first exact, then exp_reduced) and returns
+// t = n + 1.5 * 2^23 + Bias, a float whose low mantissa bits hold n + Bias. Each exp below
+// differs only in how it applies 2^n. Bias is even, so t rounds x / ln2 to the same n (a tie
+// rounds to even either way).
+template <std::int32_t Bias = 0>
+FASTOPT_INLINE float exp_split(float x, float& er) {
+    static_assert(Bias % 2 == 0, "an odd bias would round ties of x / ln2 the other way");
+    const float shifter = 12582912.0f + static_cast<float>(Bias);  // 1.5 * 2^23 + Bias
+    const float t = x * 1.44269504088896341f + shifter;
     const float n = t - shifter;
     float r = x - n * 0.693359375f;  // exact
     r = r - n * -2.12194440e-4f;
     er = exp_reduced(r);
-    return static_cast<std::int32_t>(bits(t) - bits(shifter));
+    return t;
 }
+
+// n of exp_split<0>'s t.
+FASTOPT_INLINE std::int32_t exp_split_n(float t) { return static_cast<std::int32_t>(bits(t) - bits(12582912.0f)); }
 
 // exp_sum(x, 0) for x already clamped to [-104, 88.8] (or NaN), without the additions of lo:
 // x + 0.0f cannot be folded away (it turns -0 into +0), so exp_sum(x, 0) pays for them, and
 // for the selects that clamp lo. The same operations otherwise, so the same results.
 FASTOPT_INLINE float exp_clamped(float x) {
     float er;
-    const std::int32_t ni = exp_split(x, er);
+    const std::int32_t ni = exp_split_n(exp_split(x, er));
     const std::int32_t n1 = ni >> 1;
     const std::int32_t n2 = ni - n1;
     return er * pow2i(n1) * pow2i(n2);
@@ -106,7 +123,7 @@ FASTOPT_INLINE float exp_clamped(float x) {
 // factor (exact in that range, so the same values): for callers that bound x themselves.
 FASTOPT_INLINE float exp_normal(float x) {
     float er;
-    const std::int32_t ni = exp_split(x, er);
+    const std::int32_t ni = exp_split_n(exp_split(x, er));
     return er * pow2i(ni);
 }
 
@@ -118,13 +135,14 @@ FASTOPT_INLINE float exp(float x) {
 }
 
 // e^x for x <= 0 (or NaN) only, as in exp(-|x|): no overflow clamp. Equal to exp(x) there,
-// bit for bit, with a cheaper 2^n: n is in [-150, 0], so e_r * 2^(n + 64) is normal and
-// exact and the product with 2^-64 rounds once, as exp_clamped's two factors do (which
-// need a shift, a subtraction and two integer additions more, for an n of either sign).
+// bit for bit, with a cheaper 2^n: n is in [-150, 0], so e_r * 2^(n + 63) is normal and
+// exact and the product with 2^-63 rounds once, as exp_clamped's two factors do. 2^(n + 63)
+// is t's bits shifted into the exponent field (exp_split<190>: n + 63 + 127 in t's low bits),
+// one instruction where exp_clamped needs a shift, a subtraction and two integer additions more.
 FASTOPT_INLINE float exp_nonpositive(float x) {
     float er;
-    const std::int32_t ni = exp_split(x < -104.0f ? -104.0f : x, er);
-    return er * pow2i(ni + 64) * 5.42101086242752217e-20f;  // 2^-64
+    const float t = exp_split<190>(x < -104.0f ? -104.0f : x, er);
+    return er * from_bits(bits(t) << 23) * 1.08420217248550443e-19f;  // 2^-63
 }
 
 // e^x - 1. Taylor polynomial to degree 8 for |x| <= 0.5 (error < 6e-9 relative), exp(x) - 1

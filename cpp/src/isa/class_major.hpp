@@ -116,13 +116,13 @@ FASTOPT_INLINE __m512 exp16_nonpositive(__m512 x) {
     const __m512 n = _mm512_sub_ps(t, shifter);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 q = _mm512_set1_ps(1.9875691500e-4f);
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.3981999507e-3f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(8.3334519073e-3f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(4.1665795894e-2f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(1.6666665459e-1f));
-    q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(5.0000001201e-1f));
-    const __m512 er = _mm512_add_ps(_mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r), _mm512_set1_ps(1.0f));
+    __m512 p = _mm512_set1_ps(1.381453825160861e-3f);  // math::exp_reduced, FMA form
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.36874544620514e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.166838899254799e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.666652113199234e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.999999403953552e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    const __m512 er = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     return _mm512_mask_scalef_ps(er, 0xffff, er, n);
 }
 
