@@ -35,6 +35,9 @@ SOFTMAX_CASES = [
     ((5, 3, 4, 2), 2),
     ((5, 3, 4, 2), -4),
     ((257, 65), -1),
+    ((1000, 10), -1),  # short rows: class-major blocks of 64 rows, a partial last block
+    ((131, 32), -1),  # the longest short row
+    ((65, 1), -1),
 ]
 
 
@@ -110,7 +113,7 @@ def test_softmax_out_and_in_place(log, dtype):
 
 
 @pytest.mark.parametrize("log", [False, True], ids=["softmax", "log_softmax"])
-@pytest.mark.parametrize("shape,axis", [((3000, 257), -1), ((64, 50, 40), 1)], ids=str)
+@pytest.mark.parametrize("shape,axis", [((3000, 257), -1), ((64, 50, 40), 1), ((70001, 10), -1)], ids=str)
 def test_softmax_threads_bitwise(log, shape, axis):
     fast, _ = _softmax_pair(log)
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)

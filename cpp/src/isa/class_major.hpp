@@ -1,9 +1,10 @@
-// class_major.hpp: cross_entropy's few-class blocks (CE::rows_small in losses.cpp) between
-// row-major rows and a class-major buffer, and the AVX-512 max / exp / row sum over that
-// buffer. Compiled into losses.cpp once per ISA, like it: intrinsics only under the ISA's
+// class_major.hpp: blocks of short rows (cross_entropy's CE::rows_small, softmax and
+// log_softmax over rows of at most 32, in losses.cpp) between row-major rows and a
+// class-major buffer, and the max / exp / row sum over that buffer (AVX-512: intrinsics). Compiled into losses.cpp once per ISA, like it: intrinsics only under the ISA's
 // macros, plain loops otherwise.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <limits>
 
@@ -12,6 +13,7 @@
 #endif
 
 #include "fastopt/config.hpp"
+#include "fastopt/math.hpp"
 
 FASTOPT_NAMESPACE_BEGIN
 namespace {
@@ -40,6 +42,46 @@ FASTOPT_INLINE void to_row_major(const T* et, std::int64_t C, std::int64_t nb, T
     for (std::int64_t i = 0; i < nb; ++i) {
         FASTOPT_SIMD
         for (std::int64_t c = 0; c < C; ++c) gb[i * C + c] = et[c * kSmallRows + i];
+    }
+}
+
+// Per row i < nb of a class-major block: m[i] = max_c xt[c][i] (NaN skipped), et[c][i] =
+// exp(xt[c][i] - m[i]) (NaN for a NaN or all -inf row), s[i] = sum_c et[c][i] in double, the
+// classes added in order. The float version on AVX-512 is below (same values).
+template <class T>
+FASTOPT_INLINE void max_exp_sum(const T* xt, T* et, T* m, double* s, std::int64_t C, std::int64_t nb) {
+    FASTOPT_SIMD
+    for (std::int64_t i = 0; i < nb; ++i) {
+        m[i] = -std::numeric_limits<T>::infinity();
+        s[i] = 0.0;
+    }
+    for (std::int64_t c = 0; c < C; ++c) {
+        const T* xc = xt + c * kSmallRows;
+        FASTOPT_SIMD
+        for (std::int64_t i = 0; i < nb; ++i) m[i] = xc[i] > m[i] ? xc[i] : m[i];
+    }
+    for (std::int64_t c = 0; c < C; ++c) {
+        const T* xc = xt + c * kSmallRows;
+        T* ec = et + c * kSmallRows;
+        FASTOPT_SIMD
+        for (std::int64_t i = 0; i < nb; ++i) {
+            const T e = math::exp_nonpositive(xc[i] - m[i]);
+            ec[i] = e;
+            s[i] += static_cast<double>(e);
+        }
+    }
+}
+
+// ls[i] = log(s[i]) for the row sums s in [1, C] (NaN for a NaN row). float: log1p of s - 1 in
+// float, within a few float ULP, vectorized (std::log is a scalar call per row; the results
+// are float32 anyway); double: std::log.
+template <class T>
+FASTOPT_INLINE void log_sums(const double* s, double* ls, std::int64_t nb) {
+    if constexpr (sizeof(T) == 4) {
+        FASTOPT_SIMD
+        for (std::int64_t i = 0; i < nb; ++i) ls[i] = static_cast<double>(math::log1p(static_cast<float>(s[i] - 1.0)));
+    } else {
+        for (std::int64_t i = 0; i < nb; ++i) ls[i] = std::log(s[i]);
     }
 }
 
@@ -126,7 +168,7 @@ FASTOPT_INLINE __m512 exp16_nonpositive(__m512 x) {
     return _mm512_mask_scalef_ps(er, 0xffff, er, n);
 }
 
-FASTOPT_INLINE void max_exp_sum(const float* xt, float* et, float* m, double* s, std::int64_t C, std::int64_t nb) {
+FASTOPT_INLINE void max_exp_sum(const float* xt, float* et, float* m, double* s, std::int64_t C, std::int64_t nb) {  // overloads the template above
     for (std::int64_t i = 0; i < nb; i += 16) {
         const __mmask16 k = nb - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (nb - i)) - 1u);
         __m512 mi = _mm512_set1_ps(-std::numeric_limits<float>::infinity());

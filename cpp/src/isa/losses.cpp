@@ -38,44 +38,45 @@ FASTOPT_INLINE void for_tiles(std::int64_t u0, std::int64_t u1, std::int64_t inn
 
 // ---- softmax / log_softmax ----------------------------------------------------------------------
 
-constexpr std::int64_t kSmallLen = 32;   // softmax rows this short (contiguous) go flat
+constexpr std::int64_t kSmallLen = 32;   // softmax rows this short (contiguous) go class-major
 // kSmallRows (class_major.hpp): rows per flat block, softmax's and cross_entropy's
 
 template <bool Log, class T>
 void softmax_fwd(const T* x, T* y, std::int64_t outer, std::int64_t len, std::int64_t inner, int threads) {
     if (outer * len * inner == 0) return;
     if (inner == 1 && len <= kSmallLen) {
-        // short rows: the exp and the write run over a flat block of rows (per-row loops this
-        // short would stay in the scalar remainder), the per-row values expanded alongside
+        // Short rows (per-row loops this short would stay in the scalar remainder): blocks of
+        // kSmallRows rows transposed to class-major (class_major.hpp, as cross_entropy's
+        // rows_small), where the max, exp and double sum run across the rows, then
+        // y = e / s or (x - m) - log(s), transposed back.
         parallel_for(outer, row_grain(len), threads, [&](std::int64_t r0, std::int64_t r1) {
-            T f[kSmallRows * kSmallLen], d[kSmallRows * kSmallLen], q[kSmallRows * kSmallLen];
-            for (std::int64_t rb = r0; rb < r1; rb += kSmallRows) {
-                const std::int64_t nb = r1 - rb < kSmallRows ? r1 - rb : kSmallRows, n = nb * len;
-                const T* xb = x + rb * len;
-                T* yb = y + rb * len;
-                for (std::int64_t i = 0; i < nb; ++i) {
-                    T m = -std::numeric_limits<T>::infinity();
-                    for (std::int64_t c = 0; c < len; ++c) m = xb[i * len + c] > m ? xb[i * len + c] : m;
-                    for (std::int64_t c = 0; c < len; ++c) f[i * len + c] = m;
-                }
-                FASTOPT_SIMD
-                for (std::int64_t j = 0; j < n; ++j) {
-                    d[j] = xb[j] - f[j];  // a row of -inf: NaN, as torch
-                    q[j] = math::exp_nonpositive(d[j]);
-                }
-                for (std::int64_t i = 0; i < nb; ++i) {
-                    double s = 0.0;
-                    for (std::int64_t c = 0; c < len; ++c) s += static_cast<double>(q[i * len + c]);
-                    const T a = static_cast<T>(Log ? std::log(s) : 1.0 / s);
-                    for (std::int64_t c = 0; c < len; ++c) f[i * len + c] = a;
-                }
+            constexpr std::int64_t R = kSmallRows;
+            alignas(64) T xt[kSmallLen * R], et[kSmallLen * R], m[R], a[R];
+            alignas(64) double s[R], ls[R];
+            for (std::int64_t rb = r0; rb < r1; rb += R) {
+                const std::int64_t nb = r1 - rb < R ? r1 - rb : R;
+                to_class_major(x + rb * len, len, nb, xt);
+                max_exp_sum(xt, et, m, s, len, nb);  // a row of -inf: NaN, as torch
                 if constexpr (Log) {
+                    log_sums<T>(s, ls, nb);
                     FASTOPT_SIMD
-                    for (std::int64_t j = 0; j < n; ++j) yb[j] = d[j] - f[j];
+                    for (std::int64_t i = 0; i < nb; ++i) a[i] = static_cast<T>(ls[i]);
+                    for (std::int64_t c = 0; c < len; ++c) {
+                        const T* xc = xt + c * R;
+                        T* ec = et + c * R;
+                        FASTOPT_SIMD
+                        for (std::int64_t i = 0; i < nb; ++i) ec[i] = (xc[i] - m[i]) - a[i];
+                    }
                 } else {
                     FASTOPT_SIMD
-                    for (std::int64_t j = 0; j < n; ++j) yb[j] = q[j] * f[j];
+                    for (std::int64_t i = 0; i < nb; ++i) a[i] = static_cast<T>(1.0 / s[i]);
+                    for (std::int64_t c = 0; c < len; ++c) {
+                        T* ec = et + c * R;
+                        FASTOPT_SIMD
+                        for (std::int64_t i = 0; i < nb; ++i) ec[i] = ec[i] * a[i];
+                    }
                 }
+                to_row_major(et, len, nb, y + rb * len);
             }
         });
         return;
@@ -465,47 +466,12 @@ struct CE {
         alignas(64) double s[R], ls[R], wt[R], loss[R];
         const T sub = static_cast<T>(scale * eps_c);  // the smoothing term of every gradient entry
         alignas(64) std::int32_t tt[R];  // target class, -1 if ignored (C < 33)
-        const T inf = std::numeric_limits<T>::infinity();
         double total = 0.0;
         for (std::int64_t rb = r0; rb < r1; rb += R) {
             const std::int64_t nb = r1 - rb < R ? r1 - rb : R;
             to_class_major(x + rb * C, C, nb, xt);
-#if defined(__AVX512F__)
-            if constexpr (std::is_same_v<T, float>) {
-                max_exp_sum(xt, et, m, s, C, nb);
-            } else
-#endif
-            {
-                FASTOPT_SIMD
-                for (std::int64_t i = 0; i < nb; ++i) {
-                    m[i] = -inf;
-                    s[i] = 0.0;
-                }
-                for (std::int64_t c = 0; c < C; ++c) {
-                    const T* xc = xt + c * R;
-                    FASTOPT_SIMD
-                    for (std::int64_t i = 0; i < nb; ++i) m[i] = xc[i] > m[i] ? xc[i] : m[i];  // NaN skipped
-                }
-                for (std::int64_t c = 0; c < C; ++c) {
-                    const T* xc = xt + c * R;
-                    T* ec = et + c * R;
-                    FASTOPT_SIMD
-                    for (std::int64_t i = 0; i < nb; ++i) {
-                        const T e = math::exp_nonpositive(xc[i] - m[i]);  // NaN or -inf row: NaN
-                        ec[i] = e;
-                        s[i] += static_cast<double>(e);
-                    }
-                }
-            }
-            if constexpr (sizeof(T) == 4) {
-                // log(s) for s in [1, C] (NaN for a NaN row): float log1p of s - 1, within a
-                // few float ULP (the loss is float32 anyway); vectorized, unlike std::log
-                FASTOPT_SIMD
-                for (std::int64_t i = 0; i < nb; ++i)
-                    ls[i] = static_cast<double>(math::log1p(static_cast<float>(s[i] - 1.0)));
-            } else {
-                for (std::int64_t i = 0; i < nb; ++i) ls[i] = std::log(s[i]);
-            }
+            max_exp_sum(xt, et, m, s, C, nb);
+            log_sums<T>(s, ls, nb);
             const std::int64_t ig = p.ignore_index;
             if (p.target_kind == 0) {
                 const std::int32_t* t32 = static_cast<const std::int32_t*>(p.target) + rb;
