@@ -5,8 +5,10 @@ Contenders: fastopt with a preallocated gradient (``out=``); the stable NumPy a 
 plus autograd backward (``x.grad = None`` then ``F.cross_entropy(x, t).backward()``), which
 is how a torch user gets the same two results. At a bench size n, the cross-entropy rows use
 (n // C, C) logits for C = 10, 1000 and 32000 (the issue's shapes at 2^16, 2^22 and 2^23:
-(65536, 10), (4096, 1000), (256, 32000)). Bytes: cross-entropy must read the logits twice
-(the row statistics, then the gradient) and write the gradient once; the elementwise losses
+(65536, 10), (4096, 1000), (256, 32000)); the soft rows give class probabilities as targets
+(label smoothing done by hand, distillation), at C = 10 and 1000. Bytes: cross-entropy must
+read the logits twice (the row statistics, then the gradient) and write the gradient once,
+and with probability targets read those once more; the elementwise losses
 read two arrays and write one; dropout reads x and writes y and a one-byte mask.
 """
 
@@ -16,8 +18,8 @@ from typing import Any, List
 
 from . import Case
 
-LOSS_NAMES = ("cross_entropy_c10", "cross_entropy_c1000", "cross_entropy_c32000", "softmax", "mse_loss",
-              "bce_with_logits", "dropout")
+LOSS_NAMES = ("cross_entropy_c10", "cross_entropy_c1000", "cross_entropy_c32000", "cross_entropy_soft_c10",
+              "cross_entropy_soft_c1000", "softmax", "mse_loss", "bce_with_logits", "dropout")
 
 
 def numpy_cross_entropy(x, t):
@@ -33,6 +35,19 @@ def numpy_cross_entropy(x, t):
     grad = e / s
     grad[np.arange(n), t] -= 1.0
     grad /= n
+    return loss, grad
+
+
+def numpy_soft_cross_entropy(x, q):
+    """The same with class-probability targets q (rows summing to 1)."""
+    import numpy as np
+
+    n = x.shape[0]
+    m = x.max(axis=1, keepdims=True)
+    e = np.exp(x - m)
+    s = e.sum(axis=1, keepdims=True)
+    loss = -(q * (x - m - np.log(s))).sum() / n
+    grad = (e / s - q) / n
     return loss, grad
 
 
@@ -98,6 +113,19 @@ def loss_cases(size: int, dtype: str, torch: Any = None) -> List[Case]:
             torch_backward(lambda a, b: F.cross_entropy(a, b), x, t),
             f"fo.cross_entropy(x, t, out=g)  # x: ({n}, {c})", "numpy_cross_entropy (stable, 6 passes)",
             "x.grad = None; F.cross_entropy(x, t).backward()")
+    for c in (10, 1000):
+        n = size // c
+        if n < 1:
+            continue
+        x = (3 * rng.standard_normal((n, c))).astype(dtype)
+        q = rng.random((n, c))
+        q = (q / q.sum(axis=1, keepdims=True)).astype(dtype)
+        g = np.empty_like(x)
+        add(f"cross_entropy_soft_c{c}", 4 * x.nbytes, lambda x=x, q=q, g=g: fo.cross_entropy(x, q, out=g),
+            lambda x=x, q=q: numpy_soft_cross_entropy(x, q),
+            torch_backward(lambda a, b: F.cross_entropy(a, b), x, q),
+            f"fo.cross_entropy(x, q, out=g)  # x, q: ({n}, {c}), q rows sum to 1",
+            "numpy_soft_cross_entropy (stable)", "x.grad = None; F.cross_entropy(x, q).backward()")
     n = max(1, size // 1000)
     x = (3 * rng.standard_normal((n, min(size, 1000)))).astype(dtype)
     y = np.empty_like(x)
