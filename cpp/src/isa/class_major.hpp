@@ -146,28 +146,9 @@ struct Tile {
 
 // rows_small's row max, e = exp(x - m) and double row sum for float on AVX-512, 16 rows at a time
 // (the rows in lanes, so m and s stay in registers across the classes). The max is
-// `x > m ? x : m` (vmaxps(x, m): NaN skipped), the exp is math::exp_nonpositive's steps with
-// the final scaling by 2^n done by vscalefps: e_r * 2^n rounded once, as exp_clamped's two
-// factors round it, so the same values in fewer instructions; the sum adds the same terms in
-// the same order. Lanes past nb read zeros and are not stored.
-FASTOPT_INLINE __m512 exp16_nonpositive(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-104.0f);
-    x = _mm512_mask_max_ps(lo, 0xffff, lo, x);  // x < -104 ? -104 : x (NaN: vmaxps returns x)
-    const __m512 shifter = _mm512_set1_ps(12582912.0f);
-    const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), shifter);
-    const __m512 n = _mm512_sub_ps(t, shifter);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.381453825160861e-3f);  // math::exp_reduced, FMA form
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.36874544620514e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.166838899254799e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.666652113199234e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.999999403953552e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    const __m512 er = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_mask_scalef_ps(er, 0xffff, er, n);
-}
-
+// `x > m ? x : m` (vmaxps(x, m): NaN skipped), the exp math::exp16_nonpositive (the values of
+// math::exp_nonpositive); the sum adds the same terms in the same order as the plain version.
+// Lanes past nb read zeros and are not stored.
 FASTOPT_INLINE void max_exp_sum(const float* xt, float* et, float* m, double* s, std::int64_t C, std::int64_t nb) {  // overloads the template above
     for (std::int64_t i = 0; i < nb; i += 16) {
         const __mmask16 k = nb - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (nb - i)) - 1u);
@@ -179,7 +160,7 @@ FASTOPT_INLINE void max_exp_sum(const float* xt, float* et, float* m, double* s,
         mi = _mm512_maskz_mov_ps(k, mi);
         __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
         for (std::int64_t c = 0; c < C; ++c) {
-            const __m512 e = exp16_nonpositive(_mm512_sub_ps(_mm512_load_ps(xt + c * kSmallRows + i), mi));
+            const __m512 e = math::exp16_nonpositive(_mm512_sub_ps(_mm512_load_ps(xt + c * kSmallRows + i), mi));
             _mm512_store_ps(et + c * kSmallRows + i, e);
             const __m512d ed = _mm512_castps_pd(e);
             const __m256 e0 = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xf, ed, 0));
