@@ -174,10 +174,9 @@ struct Scratch {
     T* data;
 };
 
-// body(block) for block in [0, count), the team's threads claiming blocks one at a time from a
-// counter, so a worker that a sleeping pool starts late holds nobody up (see
-// parallel_blocks_two_pass). Which thread runs a block must not change what it computes. Reductions inside a body: use sum_lanes, not an
-// `omp simd reduction`, which GCC 12 compiled as scalar code once the body was inlined into the
+// body(block) for block in [0, count): thread t of the team takes a contiguous run of blocks
+// (as for_each_block does). Reductions inside a body: use sum_lanes, not an `omp simd
+// reduction`, which GCC 12 compiled as scalar code once the body was inlined into the
 // OpenMP region (a float->double sum ran 6x slower on 2 threads than on 1).
 template <class Body>
 void parallel_blocks(std::int64_t count, int threads, const Body& body) {
@@ -188,11 +187,12 @@ void parallel_blocks(std::int64_t count, int threads, const Body& body) {
         return;
     }
 #if defined(_OPENMP)
-    std::atomic<std::int64_t> next{0};  // blocks are claimed, as parallel_for's chunks
 #pragma omp parallel num_threads(team)
     {
         FpEnvScope fp;  // each worker computes in the IEEE default environment (parallel.hpp)
-        for (std::int64_t b; (b = next.fetch_add(1, std::memory_order_relaxed)) < count;) body(b);
+        const std::int64_t t = omp_get_thread_num();
+        const std::int64_t lo = count * t / team, hi = count * (t + 1) / team;
+        for (std::int64_t b = lo; b < hi; ++b) body(b);
     }
 #else
     FpEnvScope fp;
