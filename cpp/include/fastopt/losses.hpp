@@ -154,10 +154,11 @@ FASTOPT_INLINE void row_stats_store(const T* FASTOPT_RESTRICT x, std::int64_t le
     s_out = s;
 }
 
-// m[k], s[k] for w <= kTile strided rows starting at x (row k is x[k + c * inner], c < len).
+// m[k], s[k] for w strided rows starting at x (row k is x[k + c * inner], c < len; w <= kTile
+// here, up to 64 for class_major.hpp's blocks). With e, also e[k + c * inner] = exp(x - m).
 template <class T>
 FASTOPT_INLINE void tile_stats(const T* FASTOPT_RESTRICT x, std::int64_t len, std::int64_t inner, std::int64_t w,
-                               T* FASTOPT_RESTRICT m, double* FASTOPT_RESTRICT s) {
+                               T* FASTOPT_RESTRICT m, double* FASTOPT_RESTRICT s, T* FASTOPT_RESTRICT e = nullptr) {
     for (std::int64_t k = 0; k < w; ++k) {
         m[k] = -std::numeric_limits<T>::infinity();
         s[k] = 0.0;
@@ -169,9 +170,19 @@ FASTOPT_INLINE void tile_stats(const T* FASTOPT_RESTRICT x, std::int64_t len, st
     }
     for (std::int64_t c = 0; c < len; ++c) {
         const T* xc = x + c * inner;
-        FASTOPT_SIMD
-        for (std::int64_t k = 0; k < w; ++k)
-            s[k] += static_cast<double>(math::exp_nonpositive(xc[k] - m[k]));  // -inf row: NaN
+        if (e) {  // two loops: a store under `if` inside one would keep it scalar
+            T* ec = e + c * inner;
+            FASTOPT_SIMD
+            for (std::int64_t k = 0; k < w; ++k) {
+                const T v = math::exp_nonpositive(xc[k] - m[k]);  // -inf row: NaN
+                ec[k] = v;
+                s[k] += static_cast<double>(v);
+            }
+        } else {
+            FASTOPT_SIMD
+            for (std::int64_t k = 0; k < w; ++k)
+                s[k] += static_cast<double>(math::exp_nonpositive(xc[k] - m[k]));  // -inf row: NaN
+        }
     }
 }
 

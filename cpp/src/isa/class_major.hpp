@@ -13,6 +13,7 @@
 #endif
 
 #include "fastopt/config.hpp"
+#include "fastopt/losses.hpp"
 #include "fastopt/math.hpp"
 
 FASTOPT_NAMESPACE_BEGIN
@@ -50,26 +51,7 @@ FASTOPT_INLINE void to_row_major(const T* et, std::int64_t C, std::int64_t nb, T
 // classes added in order. The float version on AVX-512 is below (same values).
 template <class T>
 FASTOPT_INLINE void max_exp_sum(const T* xt, T* et, T* m, double* s, std::int64_t C, std::int64_t nb) {
-    FASTOPT_SIMD
-    for (std::int64_t i = 0; i < nb; ++i) {
-        m[i] = -std::numeric_limits<T>::infinity();
-        s[i] = 0.0;
-    }
-    for (std::int64_t c = 0; c < C; ++c) {
-        const T* xc = xt + c * kSmallRows;
-        FASTOPT_SIMD
-        for (std::int64_t i = 0; i < nb; ++i) m[i] = xc[i] > m[i] ? xc[i] : m[i];
-    }
-    for (std::int64_t c = 0; c < C; ++c) {
-        const T* xc = xt + c * kSmallRows;
-        T* ec = et + c * kSmallRows;
-        FASTOPT_SIMD
-        for (std::int64_t i = 0; i < nb; ++i) {
-            const T e = math::exp_nonpositive(xc[i] - m[i]);
-            ec[i] = e;
-            s[i] += static_cast<double>(e);
-        }
-    }
+    tile_stats(xt, C, kSmallRows, nb, m, s, et);
 }
 
 // ls[i] = log(s[i]) for the row sums s in [1, C] (NaN for a NaN row). float: log1p of s - 1 in
