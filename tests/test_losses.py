@@ -381,6 +381,23 @@ def test_nll_loss_vs_reference(shape, reduction, weighted, dtype, isa, rng):
                     ce_grad_scale(x, t, w, reduction, 1.5, False), loss_atol=loss_atol(x, reduction, w, dtype))
 
 
+@pytest.mark.parametrize("shape", [(64, 10, 2000), (3, 7, 50001), (70001, 5)], ids=str)
+def test_nll_loss_zeroes_every_gradient_entry(shape, nthreads):
+    """nll_loss zeroes its gradient block by block (a block of samples owns whole rows, or per
+    (sample, class) a run of the spatial positions): every entry of a garbage-filled out= is
+    written, on 1 and 2 threads, over many blocks, with blocks that start mid-row."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(shape).astype(np.float32)
+    t = rng.integers(0, shape[1], (shape[0],) + shape[2:])
+    t.flat[::7] = -100
+    out = np.full_like(x, 7.0)
+    loss, g = fastopt.nll_loss(x, t, out=out)
+    expected_loss, expected_grad = R.nll_loss(x, t)
+    assert g is out
+    np.testing.assert_array_equal(g, np.asarray(expected_grad, np.float32))
+    assert abs(float(loss) - float(expected_loss)) <= 1e-6 * abs(float(expected_loss))
+
+
 def test_nll_all_ignored(dtype):
     lp = np.full((3, 4), -1.0, dtype)
     loss, g = fastopt.nll_loss(lp, np.full(3, -100))
