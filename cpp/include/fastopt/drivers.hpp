@@ -215,38 +215,35 @@ void parallel_blocks(std::int64_t count, int threads, const Body& body) {
 template <class First, class Join, class Second>
 void parallel_blocks_two_pass(std::int64_t count, int threads, const First& first, const Join& join,
                               const Second& second) {
+#if defined(_OPENMP)
     const int team = threads < count ? threads : static_cast<int>(count);
-    if (team <= 1) {
-        FpEnvScope fp;
-        for (std::int64_t b = 0; b < count; ++b) first(b);
-        if (!join()) return;
-        for (std::int64_t b = 0; b < count; ++b) second(b);
+    if (team > 1) {
+        std::atomic<std::int64_t> next_first{0}, done_first{0}, next_second{0};
+        std::atomic<int> state{0};  // 0: pass 1 running; 1: stop; 2: run pass 2
+#pragma omp parallel num_threads(team)
+        {
+            FpEnvScope fp;
+            for (std::int64_t b; (b = next_first.fetch_add(1, std::memory_order_relaxed)) < count;) {
+                first(b);
+                // the last first(b) to finish sees every other's writes (a release sequence of RMWs)
+                if (done_first.fetch_add(1, std::memory_order_acq_rel) + 1 == count)
+                    state.store(join() ? 2 : 1, std::memory_order_release);
+            }
+            // at most the rest of one first(b) to wait for
+            for (int spin = 0; state.load(std::memory_order_acquire) == 0; ++spin)
+                if (spin > 64) std::this_thread::yield();
+            if (state.load(std::memory_order_acquire) == 2)
+                for (std::int64_t b; (b = next_second.fetch_add(1, std::memory_order_relaxed)) < count;) second(b);
+        }
         return;
     }
-#if defined(_OPENMP)
-    std::atomic<std::int64_t> next_first{0}, done_first{0}, next_second{0};
-    std::atomic<int> state{0};  // 0: pass 1 running; 1: stop; 2: run pass 2
-#pragma omp parallel num_threads(team)
-    {
-        FpEnvScope fp;
-        for (std::int64_t b; (b = next_first.fetch_add(1, std::memory_order_relaxed)) < count;) {
-            first(b);
-            // the last first(b) to finish sees every other's writes (a release sequence of RMWs)
-            if (done_first.fetch_add(1, std::memory_order_acq_rel) + 1 == count)
-                state.store(join() ? 2 : 1, std::memory_order_release);
-        }
-        // at most the rest of one first(b) to wait for
-        for (int spin = 0; state.load(std::memory_order_acquire) == 0; ++spin)
-            if (spin > 64) std::this_thread::yield();
-        if (state.load(std::memory_order_acquire) == 2)
-            for (std::int64_t b; (b = next_second.fetch_add(1, std::memory_order_relaxed)) < count;) second(b);
-    }
 #else
-    FpEnvScope fp;
+    (void)threads;
+#endif
+    FpEnvScope fp;  // one thread: the passes in block order
     for (std::int64_t b = 0; b < count; ++b) first(b);
     if (!join()) return;
     for (std::int64_t b = 0; b < count; ++b) second(b);
-#endif
 }
 
 FASTOPT_NAMESPACE_END
