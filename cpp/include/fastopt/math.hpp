@@ -15,6 +15,7 @@
 //           0.89 ULP (0.98 without FMA), every float, subnormal results included
 //           (exp_nonpositive: the same values for x <= 0, without the overflow clamp)
 //   expm1   valid everywhere
+//   log_sum log of a double in [1, 2^127) (a softmax row sum), to float; NaN passes
 //   log1p   valid for x >= -1 (log1p(-1) = -inf, NaN below)
 //           (log1p_unit: for x in [0, 1] only, branch-free; softplus' log1p(exp(-|z|)))
 //   tanh    valid everywhere; odd, tanh(-0) = -0
@@ -165,16 +166,9 @@ FASTOPT_INLINE float expm1(float x) {
     return x == 0.0f ? x : y;  // keeps -0
 }
 
-// log(x) for finite x > 0 (normal). Cephes logf: x = 2^e m, m in [sqrt(1/2), sqrt(2)),
-// degree-9 polynomial in f = m - 1.
-FASTOPT_INLINE float log_positive(float x) {
-    const std::uint32_t b = bits(x);
-    std::int32_t e = static_cast<std::int32_t>(b >> 23) - 127;
-    float m = from_bits((b & 0x007fffffu) | 0x3f800000u);  // [1, 2)
-    const bool big = m > 1.41421356237309505f;
-    m = big ? m * 0.5f : m;
-    e = big ? e + 1 : e;
-    const float f = m - 1.0f;
+// log(2^e (1 + f)) for f in [sqrt(1/2) - 1, sqrt(2) - 1): Cephes logf's degree-9 polynomial
+// in f, e ln2 added in two parts.
+FASTOPT_INLINE float log_reduced(float f, std::int32_t e) {
     const float z = f * f;
     float p = 7.0376836292e-2f;
     p = p * f - 1.1514610310e-1f;
@@ -190,6 +184,33 @@ FASTOPT_INLINE float log_positive(float x) {
     y = y + fe * -2.12194440e-4f;
     y = y - 0.5f * z;
     return f + y + fe * 0.693359375f;
+}
+
+// log(x) for finite x > 0 (normal). Cephes logf: x = 2^e m, m in [sqrt(1/2), sqrt(2)),
+// degree-9 polynomial in f = m - 1.
+FASTOPT_INLINE float log_positive(float x) {
+    const std::uint32_t b = bits(x);
+    std::int32_t e = static_cast<std::int32_t>(b >> 23) - 127;
+    float m = from_bits((b & 0x007fffffu) | 0x3f800000u);  // [1, 2)
+    const bool big = m > 1.41421356237309505f;
+    m = big ? m * 0.5f : m;
+    e = big ? e + 1 : e;
+    return log_reduced(m - 1.0f, e);
+}
+
+// log(s) rounded to float, for a double s in [1, 2^127) (a softmax row's sum of exps, at least
+// the 1 of its maximum) or NaN. The reduction runs in double, where m - 1 is exact, so only
+// f's rounding to float (2^-25 relative) adds to log_positive's error: no division, no range
+// checks, accurate near s = 1 too (log1p(float(s - 1)) cost a division and six selects).
+FASTOPT_INLINE float log_sum(double s) {
+    const auto b = __builtin_bit_cast(std::uint64_t, s);
+    std::int32_t e = static_cast<std::int32_t>(b >> 52) - 1023;  // s > 0: no sign bit
+    double m = __builtin_bit_cast(double, (b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);  // [1, 2)
+    const bool big = m > 1.4142135623730951;
+    m = big ? m * 0.5 : m;
+    e = big ? e + 1 : e;
+    const float y = log_reduced(static_cast<float>(m - 1.0), e);
+    return s == s ? y : static_cast<float>(s);
 }
 
 // log(1 + x): u = 1 + x rounded, then log(u) * x / (u - 1) corrects the rounding of u
