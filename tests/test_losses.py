@@ -313,14 +313,16 @@ def test_cross_entropy_ignore_index_is_a_class(dtype):
                         loss_atol=loss_atol(x, reduction, w, dtype))
 
 
-@pytest.mark.parametrize("C", [1, 2, 7, 8, 9, 10, 15, 16, 17, 24, 31, 32, 33])
+@pytest.mark.parametrize("C", list(range(1, 18)) + [24, 31, 32, 33])
 def test_cross_entropy_small_c_tiles(C, dtype, isa):
     """The few-class path moves each block of rows through register tiles (16 x 16 on AVX-512,
-    8 x 8 on AVX2) with masked loads and stores: every class count around the tile widths, row
-    counts with partial tiles and partial blocks, every option, against the reference; the
-    result is the same for 1 and 2 threads, and with out= and int32 targets."""
+    8 x 8 on AVX2) with masked loads and stores; float32 with C <= 16 on AVX-512 has its own
+    kernel per class count (cross_entropy_rows16.hpp): every class count up to 17 and around
+    the tile widths, row counts with partial tiles and partial 64-row blocks, every option,
+    against the reference; the result is the same for 1 and 2 threads, and with out= and int32
+    targets."""
     rng = np.random.default_rng(C)
-    for n in (1, 13, 70, 7001):
+    for n in (1, 13, 70, 100, 7001):
         x = (rng.standard_normal((n, C)) * 3).astype(dtype)
         t = rng.integers(0, C, n)
         t[rng.integers(0, n, max(1, n // 5))] = -100
@@ -346,6 +348,24 @@ def test_cross_entropy_small_c_tiles(C, dtype, isa):
                 check_loss_pair(a, e, dtype, ce_grad_scale(x, tk, w if "weight" in kw else None, reduction, 1.0, False,
                                                            kw.get("ignore_index", -100)),
                                 f"n={n} {kw2}", loss_atol=loss_atol(x, reduction, w, dtype))
+
+
+@pytest.mark.parametrize("C", [10, 40])
+def test_cross_entropy_int32_targets_any_ignore_index(C, dtype, isa):
+    """ignore_index is an int64: with int32 targets one outside the int32 range matches no
+    target, and INT32_MIN matches exactly the targets equal to it (the C <= 16 kernel compares
+    in 32 bits only when ignore_index fits)."""
+    rng = np.random.default_rng(C)
+    x = rng.standard_normal((100, C)).astype(dtype)
+    t = rng.integers(0, C, 100).astype(np.int32)
+    for ig in (2**40, -(2**40), 2**31, -(2**31) - 1):
+        a, e = fastopt.cross_entropy(x, t, ignore_index=ig), R.cross_entropy(x, t.astype(np.int64), ignore_index=ig)
+        check_loss_pair(a, e, dtype, ce_grad_scale(x, t, None, "mean", 1.0, False, ig), f"ignore_index={ig}")
+    t[[0, 17, 99]] = np.iinfo(np.int32).min
+    ig = int(np.iinfo(np.int32).min)
+    a, e = fastopt.cross_entropy(x, t, ignore_index=ig), R.cross_entropy(x, t.astype(np.int64), ignore_index=ig)
+    assert not a[1][[0, 17, 99]].any()
+    check_loss_pair(a, e, dtype, ce_grad_scale(x, t, None, "mean", 1.0, False, ig), f"ignore_index={ig}")
 
 
 @pytest.mark.parametrize("shape", [(3000, 100), (8, 7, 5000), (40000, 3)], ids=str)

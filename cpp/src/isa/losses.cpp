@@ -11,6 +11,7 @@
 #include <type_traits>
 
 #include "class_major.hpp"
+#include "cross_entropy_rows16.hpp"
 #include "fastopt/drivers.hpp"
 #include "fastopt/losses.hpp"
 #include "kernel_table.hpp"
@@ -458,6 +459,10 @@ struct CE {
     // double sum, the per-row factors, the gradient (formed in the buffer, transposed back).
     // Per row this is the arithmetic of row(): the same loss and gradient formulas.
     double rows_small(std::int64_t r0, std::int64_t r1, T* none) const {
+#if defined(__AVX512F__)
+        if constexpr (std::is_same_v<T, float>)
+            if (p.c >= 1 && p.c <= 16) return cross_entropy_rows16(*this, r0, r1, none);  // the same values
+#endif
         constexpr std::int64_t R = kSmallRows;
         const std::int64_t C = p.c;
         alignas(64) T xt[kSmallC * R];  // xt[c * R + i] = x[row rb + i, class c]
