@@ -107,7 +107,7 @@ struct Elu {  // a = alpha
     // x < 0 ? alpha * expm1(x) : x, as torch: both zeros and NaN come back as they went in
     // (with x <= 0, elu(+-0) would be alpha * (+-0), the wrong sign for alpha < 0).
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>& c) {
-        return x < T(0) ? math::expm1(x) * c.a : x;
+        return x < T(0) ? math::expm1_nonpositive(x) * c.a : x;
     }
     // From the input, as torch's elu_backward(is_result=false); a NaN input passes gy.
     template <class T> static FASTOPT_INLINE T backward(T gy, T x, const Coef<T>& c) {

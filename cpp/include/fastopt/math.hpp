@@ -6,9 +6,12 @@
 // tables (but one, tanh_array's, held in registers on AVX-512). They are written for
 // `a * b + c` to be contracted to FMA where the ISA has it (-ffp-contract=fast) and are
 // accurate with or without that contraction.
-// The double overloads call the C library (correctly rounded or within 1 ULP), but exp, which
-// is written out so that float64 loops over it vectorize: 0.90 ULP with FMA, 1.17 without, over
-// 3e7 arguments against long double expl (all of [-746, 710], the subnormal results included).
+// The double overloads of exp, expm1_nonpositive, log1p_unit and tanh are written out too, so
+// that float64 loops over them vectorize (a libm call is a scalar call per element); the rest
+// call the C library (correctly rounded or within 1 ULP). Max error against long double libm
+// over 3e7 arguments each (with FMA / without): exp 0.90 / 1.17 ULP (all of [-746, 710],
+// subnormal results included), expm1_nonpositive 1.13 / 1.10, log1p_unit 1.58 / 1.58, tanh
+// 1.38 / 1.34 (at |x| just above 0.625).
 //
 // Measured accuracy (max error in ULP against the double-precision libm result rounded to
 // float, all float inputs in the valid range; tests/test_accuracy.py re-measures the
@@ -544,8 +547,9 @@ FASTOPT_INLINE float normal_pdf(float x) {
 }
 
 // ---- float64 ------------------------------------------------------------------------------
-// exp is written out as the float one is, so loops over it vectorize (std::exp is a scalar
-// libm call: float64 sigmoid ran 7x slower than torch's); the others are the C library's.
+// exp, log1p_unit and tanh are written out as the float ones are, so loops over them
+// vectorize (std::exp is a scalar libm call: float64 sigmoid ran 8x slower than torch's);
+// the others are the C library's.
 
 FASTOPT_INLINE std::uint64_t bits(double x) { return __builtin_bit_cast(std::uint64_t, x); }
 FASTOPT_INLINE double from_bits(std::uint64_t b) { return __builtin_bit_cast(double, b); }
@@ -591,9 +595,59 @@ FASTOPT_INLINE double exp(double x) {
 }
 FASTOPT_INLINE double exp_nonpositive(double x) { return exp(x); }
 FASTOPT_INLINE double expm1(double x) { return std::expm1(x); }
+
+// e^x - 1 for x <= 0 (or NaN; a larger x is taken as 0), elu's: x = n ln2 + r as in exp,
+// e^r - 1 = r + r^2 q(r) with q the Taylor polynomial of degree 12 (truncation 3e-19
+// relative), then 2^n (e^r - 1) + (2^n - 1) with one rounding (an FMA where the ISA has it).
+// n is in [-58, 0], so 2^n is normal and 2^n - 1 exact down to n = -53 (below, the result
+// rounds to -1 anyway). Keeps -0.
+FASTOPT_INLINE double expm1_nonpositive(double x) {
+    double xc = x > 0.0 ? 0.0 : x;
+    xc = xc < -40.0 ? -40.0 : xc;  // e^-40 - 1 rounds to -1; NaN passes through
+    const double t = xc * kLog2eD + kExpShifterD;
+    const double n = t - kExpShifterD;
+    double r = xc - n * kLn2HiD;  // exact
+    r = r - n * kLn2LoD;
+    double q = 1.0 / 87178291200.0;  // 1/14!
+    constexpr double kInvFact[12] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
+                                     1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
+                                     1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};  // 1/13! .. 1/2!
+    for (int k = 0; k < 12; ++k) q = q * r + kInvFact[k];
+    const double em1 = r + (r * r) * q;
+    const double s = pow2i(static_cast<std::int64_t>(bits(t) - bits(kExpShifterD)));
+    const double y = s * em1 + (s - 1.0);
+    return x == 0.0 ? x : y;
+}
+FASTOPT_INLINE float expm1_nonpositive(float x) { return expm1(x); }
 FASTOPT_INLINE double log1p(double x) { return std::log1p(x); }
-FASTOPT_INLINE double log1p_unit(double x) { return std::log1p(x); }
-FASTOPT_INLINE double tanh(double x) { return std::tanh(x); }
+
+// log(1 + e) for e in [0, 1] (or NaN), softplus' log1p(exp(-|z|)): the float version's
+// 2 atanh(s), s = e / (2 + e) in [0, 1/3], with the series 2s + 2s^3/3 + 2s^5/5 + ... to
+// s^35 (truncation below 2e-19 relative) and the same correction for the rounding of 2 + e.
+FASTOPT_INLINE double log1p_unit(double e) {
+    const double d = 2.0 + e;
+    const double delta = e - (d - 2.0);  // exact
+    double s = e / d;
+    s = s - s * (delta * (0.5 - 0.16666666666666666 * e));
+    const double w = s * s;
+    double q = 2.0 / 35.0;
+    for (int k = 16; k >= 1; --k) q = q * w + 2.0 / (2 * k + 1);  // 2/33 .. 2/3
+    return (s * w) * q + (s + s);
+}
+
+// tanh(x): Cephes' rational approximation x + x^3 P(x^2) / Q(x^2) for |x| < 0.625, 1 - 2 /
+// (e^{2|x|} + 1) with the sign of x beyond (exactly +-1 above 22, where tanh rounds to 1).
+FASTOPT_INLINE double tanh(double x) {
+    const double z = x * x;
+    const double p = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z - 1.61468768441708447952e3;
+    const double q = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z + 4.84406305325125486048e3;
+    const double small = x + x * z * (p / q);
+    const double ax = abs(x);
+    const double big = 1.0 - 2.0 / (exp(2.0 * (ax > 22.0 ? 22.0 : ax)) + 1.0);  // NaN passes
+    const double sbig = from_bits(bits(big) | (bits(x) & (std::uint64_t{1} << 63)));
+    const double y = ax < 0.625 ? small : sbig;
+    return x == 0.0 ? x : y;
+}
 FASTOPT_INLINE double erfc(double x) { return std::erfc(x); }
 FASTOPT_INLINE double normal_cdf(double x) { return 0.5 * std::erfc(x * -0.70710678118654752440); }
 FASTOPT_INLINE double normal_pdf(double x) { return exp(-0.5 * x * x) * 0.39894228040143267794; }
