@@ -44,6 +44,8 @@ namespace math {
 
 FASTOPT_INLINE std::uint32_t bits(float x) { return __builtin_bit_cast(std::uint32_t, x); }
 FASTOPT_INLINE float from_bits(std::uint32_t b) { return __builtin_bit_cast(float, b); }
+FASTOPT_INLINE std::uint64_t bits(double x) { return __builtin_bit_cast(std::uint64_t, x); }
+FASTOPT_INLINE double from_bits(std::uint64_t b) { return __builtin_bit_cast(double, b); }
 
 FASTOPT_INLINE float abs(float x) { return from_bits(bits(x) & 0x7fffffffu); }
 FASTOPT_INLINE double abs(double x) { return __builtin_fabs(x); }
@@ -208,9 +210,9 @@ FASTOPT_INLINE float log_positive(float x) {
 // f's rounding to float (2^-25 relative) adds to log_positive's error: no division, no range
 // checks, accurate near s = 1 too (log1p(float(s - 1)) cost a division and six selects).
 FASTOPT_INLINE float log_sum(double s) {
-    const auto b = __builtin_bit_cast(std::uint64_t, s);
+    const std::uint64_t b = bits(s);
     std::int32_t e = static_cast<std::int32_t>(b >> 52) - 1023;  // s > 0: no sign bit
-    double m = __builtin_bit_cast(double, (b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);  // [1, 2)
+    double m = from_bits((b & std::uint64_t{0x000fffffffffffff}) | std::uint64_t{0x3ff0000000000000});  // [1, 2)
     const bool big = m > 1.4142135623730951;
     m = big ? m * 0.5 : m;
     e = big ? e + 1 : e;
@@ -547,12 +549,9 @@ FASTOPT_INLINE float normal_pdf(float x) {
 }
 
 // ---- float64 ------------------------------------------------------------------------------
-// exp, log1p_unit and tanh are written out as the float ones are, so loops over them
-// vectorize (std::exp is a scalar libm call: float64 sigmoid ran 8x slower than torch's);
-// the others are the C library's.
-
-FASTOPT_INLINE std::uint64_t bits(double x) { return __builtin_bit_cast(std::uint64_t, x); }
-FASTOPT_INLINE double from_bits(std::uint64_t b) { return __builtin_bit_cast(double, b); }
+// exp, expm1_nonpositive, log1p_unit and tanh are written out as the float ones are, so loops
+// over them vectorize (std::exp is a scalar libm call: float64 sigmoid ran 8x slower than
+// torch's); the others are the C library's.
 
 // 2^n for integer n in [-1022, 1023], built from the exponent bits.
 FASTOPT_INLINE double pow2i(std::int64_t n) { return from_bits(static_cast<std::uint64_t>(n + 1023) << 52); }
@@ -608,11 +607,8 @@ FASTOPT_INLINE double expm1_nonpositive(double x) {
     const double n = t - kExpShifterD;
     double r = xc - n * kLn2HiD;  // exact
     r = r - n * kLn2LoD;
-    double q = 1.0 / 87178291200.0;  // 1/14!
-    constexpr double kInvFact[12] = {1.0 / 6227020800.0, 1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0,
-                                     1.0 / 362880.0,     1.0 / 40320.0,     1.0 / 5040.0,     1.0 / 720.0,
-                                     1.0 / 120.0,        1.0 / 24.0,        1.0 / 6.0,        0.5};  // 1/13! .. 1/2!
-    for (int k = 0; k < 12; ++k) q = q * r + kInvFact[k];
+    double q = 1.0 / 87178291200.0;  // 1/14!, then exp_reduced's 1/13! .. 1/2!
+    for (int k = 0; k < 12; ++k) q = q * r + kExpPolyD[k];
     const double em1 = r + (r * r) * q;
     const double s = pow2i(static_cast<std::int64_t>(bits(t) - bits(kExpShifterD)));
     const double y = s * em1 + (s - 1.0);
