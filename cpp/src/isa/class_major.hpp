@@ -54,16 +54,17 @@ FASTOPT_INLINE void max_exp_sum(const T* xt, T* et, T* m, double* s, std::int64_
     tile_stats(xt, C, kSmallRows, nb, m, s, et);
 }
 
-// ls[i] = log(s[i]) for the row sums s in [1, C] (NaN for a NaN row). float: math::log_sum,
-// to float precision, vectorized (std::log is a scalar call per row; the results are float32
-// anyway); double: std::log.
+// ls[i] = log(s[i]) for the row sums s in [1, C] (NaN for a NaN row), vectorized (std::log is
+// a scalar call per row): float: math::log_sum, to float precision (the results are float32
+// anyway); double: math::log_sum64.
 template <class T>
 FASTOPT_INLINE void log_sums(const double* s, double* ls, std::int64_t nb) {
     if constexpr (sizeof(T) == 4) {
         FASTOPT_SIMD
         for (std::int64_t i = 0; i < nb; ++i) ls[i] = static_cast<double>(math::log_sum(s[i]));
     } else {
-        for (std::int64_t i = 0; i < nb; ++i) ls[i] = std::log(s[i]);
+        FASTOPT_SIMD
+        for (std::int64_t i = 0; i < nb; ++i) ls[i] = math::log_sum64(s[i]);
     }
 }
 

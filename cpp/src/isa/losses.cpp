@@ -127,7 +127,7 @@ void softmax_fwd(const T* x, T* y, std::int64_t outer, std::int64_t len, std::in
             double s[kTile];
             T a[kTile];
             tile_stats(xt, len, inner, w, m, s);
-            for (std::int64_t k = 0; k < w; ++k) a[k] = static_cast<T>(Log ? std::log(s[k]) : 1.0 / s[k]);
+            for (std::int64_t k = 0; k < w; ++k) a[k] = static_cast<T>(Log ? math::log_sum64(s[k]) : 1.0 / s[k]);
             for (std::int64_t c = 0; c < len; ++c) {
                 const T* xc = xt + c * inner;
                 T* yc = yt + c * inner;
@@ -639,7 +639,7 @@ struct CE {
         const bool prob = p.target_kind == 2;
         const T one_m = static_cast<T>(1.0 - eps), ec = static_cast<T>(eps_c);
         for (std::int64_t k = 0; k < nw; ++k) {
-            ls[k] = std::log(s[k]);
+            ls[k] = math::log_sum64(s[k]);
             acc[k] = 0.0;
         }
         if (prob) {
