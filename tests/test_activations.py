@@ -14,6 +14,7 @@ from conftest import (
     BACKWARD,
     DTYPES,
     FORWARD,
+    ISAS,
     KERNELS,
     LARGE,
     SIZES,
@@ -28,6 +29,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastopt
+from fastopt import _core
 from fastopt import reference as R
 
 kernels = pytest.mark.parametrize("kernel", KERNELS, ids=repr)
@@ -294,6 +296,46 @@ def test_bitwise_equal_at_any_alignment(kernel, dtype, isa, two_threads, rng):
         if expected is None:
             expected = got
         assert got == expected, f"offset {offset}"
+
+
+def _on_isa(isa, fn):
+    before = _core._get_isa()
+    _core._set_isa(isa)
+    try:
+        return fn()
+    finally:
+        _core._set_isa(before)
+
+
+# The kernels with hand-written AVX-512 code for float32 arrays (forward_array /
+# backward_array in activations.hpp, math.hpp's tanh_array aside: another algorithm).
+VECTOR_PATHS = {
+    "sigmoid": lambda x, g: fastopt.sigmoid(x),
+    "silu": lambda x, g: fastopt.silu(x),
+    "silu_backward": lambda x, g: fastopt.silu_backward(g, x),
+    "softplus_backward": lambda x, g: fastopt.softplus_backward(g, x),
+    "softplus_backward(beta=2, threshold=5)": lambda x, g: fastopt.softplus_backward(g, x, beta=2.0, threshold=5.0),
+    "softplus_backward(beta=0.3, threshold=-1)": lambda x, g: fastopt.softplus_backward(g, x, beta=0.3, threshold=-1.0),
+}
+
+
+@pytest.mark.skipif(not {"avx2", "avx512"} <= set(ISAS), reason="needs a CPU with AVX2 and AVX-512")
+@pytest.mark.parametrize("name", sorted(VECTOR_PATHS))
+def test_avx512_vector_code_equals_the_rules(name, rng):
+    """The AVX-512 build runs hand-written 16-lane code for these; the AVX2 build vectorizes
+    the per-element rules (both with FMA). The values must be the same, bit for bit (NaN
+    payloads aside), on random floats of every exponent, the edge values and tails of every
+    length."""
+    bits = rng.integers(0, 2**32, 50000, dtype=np.uint64).astype(np.uint32).view(np.float32)
+    x = np.concatenate([random_points(rng, 50000, np.float32), bits, edge_values(np.float32)])
+    g = rng.standard_normal(x.size).astype(np.float32)
+    g[::7] = grad_edge_values(np.float32)[rng.integers(0, 8, g[::7].size)]
+    for n in [x.size, 1, 15, 16, 17, 33, 47]:
+        xs, gs = x[-n:], g[-n:]
+        want = _on_isa("avx2", lambda: VECTOR_PATHS[name](xs, gs))
+        got = _on_isa("avx512", lambda: VECTOR_PATHS[name](xs, gs))
+        same = (want.view(np.uint32) == got.view(np.uint32)) | (np.isnan(want) & np.isnan(got))
+        assert same.all(), f"n={n}: x={xs[~same][:4]} avx2={want[~same][:4]} avx512={got[~same][:4]}"
 
 
 # --------------------------------------------------------------------------------------------

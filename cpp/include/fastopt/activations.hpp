@@ -43,9 +43,43 @@ FASTOPT_INLINE void stable_sigmoid_pair(T x, T& s, T& one_minus_s) {
     one_minus_s = x >= T(0) ? e * r : r;
 }
 
+// The sigmoid family's float arrays on AVX-512 (the rules' forward_array / backward_array
+// below): the rules' own steps on 16 lanes, the same values bit for bit (tests compare with
+// the AVX2 build, which runs the per-element rules), but with exp16_nonpositive, whose 2^n is
+// one vscalefps where GCC makes three instructions of exp_nonpositive's, and two vectors per
+// iteration (math::map16). float32 sigmoid at 2^16, one thread: 16.8 -> 13.7 us in a C++ loop.
+#if defined(__AVX512F__)
+namespace v16 {
+FASTOPT_INLINE __m512 exp_neg_abs(__m512 x) {  // e^{-|x|}
+    return math::exp16_nonpositive(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_abs_ps(x)));
+}
+FASTOPT_INLINE __mmask16 nonnegative(__m512 x) { return _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ); }
+FASTOPT_INLINE __m512 one_plus(__m512 e) { return _mm512_add_ps(_mm512_set1_ps(1.0f), e); }
+
+FASTOPT_INLINE __m512 stable_sigmoid(__m512 x) {
+    const __m512 e = exp_neg_abs(x);
+    return _mm512_div_ps(_mm512_mask_blend_ps(nonnegative(x), e, _mm512_set1_ps(1.0f)), one_plus(e));
+}
+
+FASTOPT_INLINE void stable_sigmoid_pair(__m512 x, __m512& s, __m512& one_minus_s) {
+    const __m512 e = exp_neg_abs(x);
+    const __m512 r = _mm512_div_ps(_mm512_set1_ps(1.0f), one_plus(e));
+    const __m512 er = _mm512_mul_ps(e, r);
+    const __mmask16 pos = nonnegative(x);
+    s = _mm512_mask_blend_ps(pos, er, r);
+    one_minus_s = _mm512_mask_blend_ps(pos, r, er);
+}
+}  // namespace v16
+#endif
+
 struct Sigmoid {
     static constexpr bool kLightBackward = true;  // drivers.hpp: no software prefetch
     template <class T> static FASTOPT_INLINE T forward(T x, const Coef<T>&) { return stable_sigmoid(x); }
+#if defined(__AVX512F__)
+    static FASTOPT_INLINE void forward_array(const float* x, float* y, std::int64_t n, const Coef<float>&) {
+        math::map16(x, y, n, [](__m512 v) { return v16::stable_sigmoid(v); });
+    }
+#endif
     // saved = y = sigmoid(x)
     template <class T> static FASTOPT_INLINE T backward(T gy, T y, const Coef<T>&) {
         return gy * (T(1) - y) * y;
@@ -101,6 +135,17 @@ struct Softplus {  // a = beta, b = threshold
         const T z = x * c.a;
         return z > c.b ? gy : gy * stable_sigmoid(z);
     }
+#if defined(__AVX512F__)
+    static FASTOPT_INLINE void backward_array(const float* gy, const float* x, float* out, std::int64_t n,
+                                              const Coef<float>& c) {
+        const __m512 beta = _mm512_set1_ps(c.a), threshold = _mm512_set1_ps(c.b);
+        math::map16(gy, x, out, n, [beta, threshold](__m512 g, __m512 v) {
+            const __m512 z = _mm512_mul_ps(v, beta);
+            const __m512 soft = _mm512_mul_ps(g, v16::stable_sigmoid(z));
+            return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, threshold, _CMP_GT_OQ), soft, g);
+        });
+    }
+#endif
 };
 
 struct Elu {  // a = alpha
@@ -166,6 +211,23 @@ struct Silu {  // x * sigmoid(x)
         stable_sigmoid_pair(x, s, sc);
         return gy * s * (T(1) + x * sc);
     }
+#if defined(__AVX512F__)
+    static FASTOPT_INLINE void forward_array(const float* x, float* y, std::int64_t n, const Coef<float>&) {
+        math::map16(x, y, n, [](__m512 v) {
+            const __m512 e = v16::exp_neg_abs(v);
+            const __m512 num = _mm512_mask_blend_ps(v16::nonnegative(v), _mm512_mul_ps(v, e), v);
+            return _mm512_div_ps(num, v16::one_plus(e));
+        });
+    }
+    static FASTOPT_INLINE void backward_array(const float* gy, const float* x, float* out, std::int64_t n,
+                                              const Coef<float>&) {
+        math::map16(gy, x, out, n, [](__m512 g, __m512 v) {
+            __m512 s, sc;
+            v16::stable_sigmoid_pair(v, s, sc);
+            return _mm512_mul_ps(_mm512_mul_ps(g, s), _mm512_fmadd_ps(v, sc, _mm512_set1_ps(1.0f)));
+        });
+    }
+#endif
 };
 
 // ---- PReLU: a weight per channel (axis 1), viewed as (outer, channels, inner) ---------------

@@ -29,8 +29,9 @@ FASTOPT_NAMESPACE_BEGIN
 
 // A rule may also have `static void forward_array(const T* x, T* y, std::int64_t n, const Coef&)`,
 // the forward of a whole chunk, where hand-written vector code beats what the compiler makes
-// of the per-element rule (tanh on AVX-512: register table lookups). unary_map then calls it
-// for each chunk; it must give the same value for an element wherever the chunk starts.
+// of the per-element rule (on AVX-512: tanh's register table lookups; the sigmoid family's
+// vscalefps). unary_map then calls it for each chunk; it must give the same value for an
+// element wherever the chunk starts.
 template <class Rule, class T, class Coef, class = void>
 struct has_forward_array : std::false_type {};
 template <class Rule, class T, class Coef>
@@ -107,6 +108,16 @@ template <class Rule>
 struct has_light_backward<Rule, std::void_t<decltype(Rule::kLightBackward)>>
     : std::integral_constant<bool, Rule::kLightBackward> {};
 
+// And `static void backward_array(const T* a, const T* b, T* out, std::int64_t n, const Coef&)`,
+// the same for the backward, under the same rule.
+template <class Rule, class T, class Coef, class = void>
+struct has_backward_array : std::false_type {};
+template <class Rule, class T, class Coef>
+struct has_backward_array<
+    Rule, T, Coef,
+    std::void_t<decltype(Rule::backward_array(std::declval<const T*>(), std::declval<const T*>(), std::declval<T*>(),
+                                              std::int64_t{}, std::declval<const Coef&>()))>> : std::true_type {};
+
 // out[i] = Rule::backward(a[i], b[i], coef)
 template <class Rule, class T, class Coef>
 void binary_map(const T* a, const T* b, T* out, std::int64_t n, const Coef& coef, int threads) {
@@ -114,8 +125,12 @@ void binary_map(const T* a, const T* b, T* out, std::int64_t n, const Coef& coef
         const Coef c = coef;
         const auto body = [a, b, out, c](std::int64_t lo, std::int64_t hi) {
             const Coef cb = c;  // as in unary_map
-            FASTOPT_SIMD
-            for (std::int64_t i = lo; i < hi; ++i) out[i] = Rule::backward(a[i], b[i], cb);
+            if constexpr (has_backward_array<Rule, T, Coef>::value) {
+                Rule::backward_array(a + lo, b + lo, out + lo, hi - lo, cb);
+            } else {
+                FASTOPT_SIMD
+                for (std::int64_t i = lo; i < hi; ++i) out[i] = Rule::backward(a[i], b[i], cb);
+            }
         };
         if constexpr (has_light_backward<Rule>::value)
             body(begin, end);

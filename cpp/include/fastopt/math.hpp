@@ -296,6 +296,41 @@ FASTOPT_INLINE __m512 exp16_nonpositive(__m512 x) {
     const __m512 er = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     return _mm512_mask_scalef_ps(er, 0xffff, er, n);
 }
+
+// y[i] = f(x[i]) for i < n, f taking and returning 16 floats (__m512): full vectors, two per
+// iteration, then one masked load and store for the rest, with the same arithmetic, so an
+// element's value does not depend on where the array (a thread's chunk) starts. y == x allowed.
+template <class F>
+FASTOPT_INLINE void map16(const float* x, float* y, std::int64_t n, const F& f) {
+    std::int64_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        const __m512 r0 = f(_mm512_loadu_ps(x + j)), r1 = f(_mm512_loadu_ps(x + j + 16));
+        _mm512_storeu_ps(y + j, r0);
+        _mm512_storeu_ps(y + j + 16, r1);
+    }
+    for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, f(_mm512_loadu_ps(x + j)));
+    if (j < n) {
+        const auto m = static_cast<__mmask16>((1u << static_cast<unsigned>(n - j)) - 1u);
+        _mm512_mask_storeu_ps(y + j, m, f(_mm512_maskz_loadu_ps(m, x + j)));
+    }
+}
+
+// y[i] = f(a[i], b[i]), as map16 above. y == a or y == b allowed.
+template <class F>
+FASTOPT_INLINE void map16(const float* a, const float* b, float* y, std::int64_t n, const F& f) {
+    std::int64_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+        const __m512 r0 = f(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j));
+        const __m512 r1 = f(_mm512_loadu_ps(a + j + 16), _mm512_loadu_ps(b + j + 16));
+        _mm512_storeu_ps(y + j, r0);
+        _mm512_storeu_ps(y + j + 16, r1);
+    }
+    for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, f(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j)));
+    if (j < n) {
+        const auto m = static_cast<__mmask16>((1u << static_cast<unsigned>(n - j)) - 1u);
+        _mm512_mask_storeu_ps(y + j, m, f(_mm512_maskz_loadu_ps(m, a + j), _mm512_maskz_loadu_ps(m, b + j)));
+    }
+}
 #endif
 
 // tanh_array(x, y, n): y[i] = tanh(x[i]). On AVX-512 a second algorithm, faster there: tanh(x) =
@@ -385,12 +420,7 @@ FASTOPT_INLINE void tanh_array(const float* x, float* y, std::int64_t n) {
         return _mm512_castsi512_ps(
             _mm512_ternarylogic_epi32(_mm512_castps_si512(p), _mm512_castps_si512(v), sign, 0xf8));
     };
-    std::int64_t j = 0;
-    for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, tanh16(_mm512_loadu_ps(x + j)));
-    if (j < n) {  // the tail: masked load and store, the same arithmetic
-        const auto m = static_cast<__mmask16>((1u << static_cast<unsigned>(n - j)) - 1u);
-        _mm512_mask_storeu_ps(y + j, m, tanh16(_mm512_maskz_loadu_ps(m, x + j)));
-    }
+    map16(x, y, n, tanh16);
 }
 #else
 FASTOPT_INLINE void tanh_array(const float* x, float* y, std::int64_t n) {
