@@ -310,12 +310,16 @@ def _on_isa(isa, fn):
 # The kernels with hand-written AVX-512 code for float32 arrays (forward_array /
 # backward_array in activations.hpp, math.hpp's tanh_array aside: another algorithm).
 VECTOR_PATHS = {
-    "sigmoid": lambda x, g: fastopt.sigmoid(x),
-    "silu": lambda x, g: fastopt.silu(x),
-    "silu_backward": lambda x, g: fastopt.silu_backward(g, x),
-    "softplus_backward": lambda x, g: fastopt.softplus_backward(g, x),
-    "softplus_backward(beta=2, threshold=5)": lambda x, g: fastopt.softplus_backward(g, x, beta=2.0, threshold=5.0),
-    "softplus_backward(beta=0.3, threshold=-1)": lambda x, g: fastopt.softplus_backward(g, x, beta=0.3, threshold=-1.0),
+    "sigmoid": lambda x, g, out: fastopt.sigmoid(x, out=out),
+    "sigmoid_backward": lambda x, g, out: fastopt.sigmoid_backward(g, x, out=out),  # x plays y
+    "tanh_backward": lambda x, g, out: fastopt.tanh_backward(g, x, out=out),
+    "silu": lambda x, g, out: fastopt.silu(x, out=out),
+    "silu_backward": lambda x, g, out: fastopt.silu_backward(g, x, out=out),
+    "softplus_backward": lambda x, g, out: fastopt.softplus_backward(g, x, out=out),
+    "softplus_backward(beta=2, threshold=5)": lambda x, g, out: fastopt.softplus_backward(
+        g, x, beta=2.0, threshold=5.0, out=out),
+    "softplus_backward(beta=0.3, threshold=-1)": lambda x, g, out: fastopt.softplus_backward(
+        g, x, beta=0.3, threshold=-1.0, out=out),
 }
 
 
@@ -324,18 +328,20 @@ VECTOR_PATHS = {
 def test_avx512_vector_code_equals_the_rules(name, rng):
     """The AVX-512 build runs hand-written 16-lane code for these; the AVX2 build vectorizes
     the per-element rules (both with FMA). The values must be the same, bit for bit (NaN
-    payloads aside), on random floats of every exponent, the edge values and tails of every
-    length."""
+    payloads aside), on random floats of every exponent, the edge values, tails of every
+    length, and inputs at other offsets from a 64-byte boundary than the output (map16.hpp
+    then reads them with aligned loads, merged in registers)."""
     bits = rng.integers(0, 2**32, 50000, dtype=np.uint64).astype(np.uint32).view(np.float32)
     x = np.concatenate([random_points(rng, 50000, np.float32), bits, edge_values(np.float32)])
     g = rng.standard_normal(x.size).astype(np.float32)
     g[::7] = grad_edge_values(np.float32)[rng.integers(0, 8, g[::7].size)]
-    for n in [x.size, 1, 15, 16, 17, 33, 47]:
-        xs, gs = x[-n:], g[-n:]
-        want = _on_isa("avx2", lambda: VECTOR_PATHS[name](xs, gs))
-        got = _on_isa("avx512", lambda: VECTOR_PATHS[name](xs, gs))
-        same = (want.view(np.uint32) == got.view(np.uint32)) | (np.isnan(want) & np.isnan(got))
-        assert same.all(), f"n={n}: x={xs[~same][:4]} avx2={want[~same][:4]} avx512={got[~same][:4]}"
+    for n in [x.size, 1, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 64, 65, 100]:
+        for offsets in [(0, 0, 0), (3, 3, 0), (5, 0, 0), (0, 9, 0), (15, 1, 0), (2, 7, 11)]:
+            xs, gs = _at_offset(x[-n:], offsets[0]), _at_offset(g[-n:], offsets[1])
+            want = _on_isa("avx2", lambda: VECTOR_PATHS[name](xs, gs, None))
+            got = _on_isa("avx512", lambda: VECTOR_PATHS[name](xs, gs, _at_offset(np.zeros(n, np.float32), offsets[2])))
+            same = (want.view(np.uint32) == got.view(np.uint32)) | (np.isnan(want) & np.isnan(got))
+            assert same.all(), f"n={n} offsets={offsets}: x={xs[~same][:4]} avx2={want[~same][:4]} avx512={got[~same][:4]}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@
 #include <cstdint>
 
 #include "fastopt/config.hpp"
+#include "fastopt/map16.hpp"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>  // tanh_array's register table lookups, exp16_nonpositive
@@ -295,41 +296,6 @@ FASTOPT_INLINE __m512 exp16_nonpositive(__m512 x) {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     const __m512 er = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
     return _mm512_mask_scalef_ps(er, 0xffff, er, n);
-}
-
-// y[i] = f(x[i]) for i < n, f taking and returning 16 floats (__m512): full vectors, two per
-// iteration, then one masked load and store for the rest, with the same arithmetic, so an
-// element's value does not depend on where the array (a thread's chunk) starts. y == x allowed.
-template <class F>
-FASTOPT_INLINE void map16(const float* x, float* y, std::int64_t n, const F& f) {
-    std::int64_t j = 0;
-    for (; j + 32 <= n; j += 32) {
-        const __m512 r0 = f(_mm512_loadu_ps(x + j)), r1 = f(_mm512_loadu_ps(x + j + 16));
-        _mm512_storeu_ps(y + j, r0);
-        _mm512_storeu_ps(y + j + 16, r1);
-    }
-    for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, f(_mm512_loadu_ps(x + j)));
-    if (j < n) {
-        const auto m = static_cast<__mmask16>((1u << static_cast<unsigned>(n - j)) - 1u);
-        _mm512_mask_storeu_ps(y + j, m, f(_mm512_maskz_loadu_ps(m, x + j)));
-    }
-}
-
-// y[i] = f(a[i], b[i]), as map16 above. y == a or y == b allowed.
-template <class F>
-FASTOPT_INLINE void map16(const float* a, const float* b, float* y, std::int64_t n, const F& f) {
-    std::int64_t j = 0;
-    for (; j + 32 <= n; j += 32) {
-        const __m512 r0 = f(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j));
-        const __m512 r1 = f(_mm512_loadu_ps(a + j + 16), _mm512_loadu_ps(b + j + 16));
-        _mm512_storeu_ps(y + j, r0);
-        _mm512_storeu_ps(y + j + 16, r1);
-    }
-    for (; j + 16 <= n; j += 16) _mm512_storeu_ps(y + j, f(_mm512_loadu_ps(a + j), _mm512_loadu_ps(b + j)));
-    if (j < n) {
-        const auto m = static_cast<__mmask16>((1u << static_cast<unsigned>(n - j)) - 1u);
-        _mm512_mask_storeu_ps(y + j, m, f(_mm512_maskz_loadu_ps(m, a + j), _mm512_maskz_loadu_ps(m, b + j)));
-    }
 }
 #endif
 
