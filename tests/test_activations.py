@@ -316,6 +316,8 @@ VECTOR_PATHS = {
     "silu": lambda x, g, out: fastopt.silu(x, out=out),
     "silu_backward": lambda x, g, out: fastopt.silu_backward(g, x, out=out),
     "softplus_backward": lambda x, g, out: fastopt.softplus_backward(g, x, out=out),
+    "softplus_backward(threshold=17)": lambda x, g, out: fastopt.softplus_backward(g, x, threshold=17.0, out=out),
+    "softplus_backward(threshold=16.9)": lambda x, g, out: fastopt.softplus_backward(g, x, threshold=16.9, out=out),
     "softplus_backward(beta=2, threshold=5)": lambda x, g, out: fastopt.softplus_backward(
         g, x, beta=2.0, threshold=5.0, out=out),
     "softplus_backward(beta=0.3, threshold=-1)": lambda x, g, out: fastopt.softplus_backward(
