@@ -530,15 +530,6 @@ FASTOPT_INLINE float normal_tail(float x, float& gauss) {
     return gauss * normal_tail_ratio(a);
 }
 
-// The standard normal CDF Phi(x), with small relative error for x < 0 too (where torch's
-// 0.5 * (1 + erf(x / sqrt 2)) cancels). NaN propagates.
-FASTOPT_INLINE float normal_cdf(float x) {
-    float gauss;
-    const float tail = normal_tail(x, gauss);
-    const float y = x > 0.0f ? 1.0f - tail : tail;
-    return x != x ? x : y;
-}
-
 // The standard normal density phi(x) = e^{-x^2/2} / sqrt(2 pi). NaN propagates.
 FASTOPT_INLINE float normal_pdf(float x) {
     const float y = exp_neg_half_square(normal_tail_arg(x)) * 0.39894228040143267794f;
@@ -749,17 +740,21 @@ FASTOPT_INLINE double normal_tail(double x, double& gauss) {
     return (q * er) * pow2i(n1) * pow2i(nn - n1);
 }
 
-// Phi(x) with small relative error for x < 0 too, and phi(x): as the float versions.
-FASTOPT_INLINE double normal_cdf(double x) {
-    double gauss;
-    const double tail = normal_tail(x, gauss);
-    const double y = x > 0.0 ? 1.0 - tail : tail;
-    return x != x ? x : y;
-}
+// phi(x) = e^{-x^2/2} / sqrt(2 pi), as the float version. NaN propagates.
 FASTOPT_INLINE double normal_pdf(double x) {
     double gauss;
     normal_tail(x, gauss);
     return x != x ? x : gauss * 0.39894228040143267794;
+}
+
+// The standard normal CDF Phi(x), float or double, with small relative error for x < 0 too
+// (where torch's 0.5 * (1 + erf(x / sqrt 2)) cancels): from the tail Phi(-|x|). NaN propagates.
+template <class T>
+FASTOPT_INLINE T normal_cdf(T x) {
+    T gauss;
+    const T tail = normal_tail(x, gauss);
+    const T y = x > T(0) ? T(1) - tail : tail;
+    return x != x ? x : y;
 }
 
 }  // namespace math
