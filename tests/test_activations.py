@@ -366,6 +366,12 @@ PRELU_CASES = [
     ((0, 3), 3),
     ((300, 4, 100), 4),
     ((LARGE,), 1),
+    # channels on the last axis: tiled weight rows for C <= 256 (activations.cpp), runs above
+    ((4099, 3), 3),
+    ((2000, 64), 64),
+    ((700, 256), 256),
+    ((300, 257), 257),
+    ((30011, 7), 7),
 ]
 
 
