@@ -5,6 +5,10 @@
 //   static T backward(T grad_out, T saved, const Coef<T>& c);   // saved: x or y, see kernels.def
 // The drivers (drivers.hpp) run them inside `#pragma omp simd` loops, so a rule must be
 // branch-free (ternaries become blends) and call only fastopt::math, never libm for float.
+// On AVX-512 some rules also carry forward_array / backward_array over float arrays: the same
+// steps written with intrinsics (map16.hpp's loops), where GCC's code from the rule is slower
+// (the sigmoid family's 2^n, inputs at another offset than the output). Those give the rule's
+// values bit for bit; test_activations.py compares them with the AVX2 build.
 // Semantics follow torch.nn.functional's CPU kernels, including their NaN rules; where
 // fastopt is deliberately more stable than torch, the rule says so.
 #pragma once
@@ -192,7 +196,7 @@ struct Softplus {  // a = beta, b = threshold
         // torch's defaults, beta = 1 and threshold = 20, need neither the product z = x beta
         // nor the select: above 17, e^-z < 2^-24, so sigmoid(z) rounds to 1 and gy * sigmoid(z)
         // is gy (+inf included; a NaN z fails z > threshold either way). Three instructions of
-        // ~24 per vector: 2^16 floats 18.5 -> 16.5 us.
+        // ~24 per vector: 2^16 floats 18.0 -> 16.0 us.
         if (c.a == 1.0f && c.b >= 17.0f) {
             map16(gy, x, out, n, [](__m512 g, __m512 v) { return _mm512_mul_ps(g, v16::stable_sigmoid(v)); });
             return;
