@@ -569,8 +569,9 @@ inline constexpr double kLn2LoD = 1.90821492927058770002e-10;  // ln2 - kLn2HiD
 // Waite reduction x = n ln2 + r (ln2 in two parts), exp_reduced, and 2^n as two factors
 // 2^n1 2^n2 (n1 = n / 2 rounded, from a second shifter sum, so no 64-bit arithmetic shift,
 // which AVX2 lacks), each in the normal range: an overflow or a subnormal result rounds once,
-// in the last product. For x <= 0, exp_nonpositive below is cheaper (the same values). Accuracy: see the top of this file; tests/test_accuracy.py checks it
-// through the float64 sigmoid.
+// in the last product. For x <= 0, exp_nonpositive below is cheaper (the same values).
+// Accuracy: see the top of this file; tests/test_accuracy.py checks it through the float64
+// sigmoid.
 FASTOPT_INLINE double exp(double x) {
     x = x > 710.0 ? 710.0 : x;  // e^710 overflows, as e^x above it; NaN passes through
     x = x < -746.0 ? -746.0 : x;  // e^-746 rounds to 0
