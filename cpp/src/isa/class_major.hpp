@@ -261,7 +261,7 @@ struct TileD {
 #endif
 
 #if defined(__AVX512F__) || defined(__AVX2__)
-// The float transposes, one W x W tile at a time: masked loads or stores of a tile's classes
+// The tiled transposes, one W x W tile at a time: masked loads or stores of a tile's classes
 // from each row, so nothing outside the rows [0, nb) and classes [0, C) is read or written.
 // each_tile calls f(i0, c0, nr, nc, mask) per tile: rows [i0, i0 + nr), classes [c0, c0 + nc).
 // The float tiles are Tile, the double ones TileD (half as many lanes).
