@@ -315,12 +315,12 @@ def test_cross_entropy_ignore_index_is_a_class(dtype):
 
 @pytest.mark.parametrize("C", list(range(1, 18)) + [24, 31, 32, 33])
 def test_cross_entropy_small_c_tiles(C, dtype, isa):
-    """The few-class path moves each block of rows through register tiles (16 x 16 on AVX-512,
-    8 x 8 on AVX2) with masked loads and stores; float32 with C <= 16 on AVX-512 has its own
-    kernel per class count (cross_entropy_rows16.hpp): every class count up to 17 and around
-    the tile widths, row counts with partial tiles and partial 64-row blocks, every option,
-    against the reference; the result is the same for 1 and 2 threads, and with out= and int32
-    targets."""
+    """The few-class path moves each block of rows through register tiles (float: 16 x 16 on
+    AVX-512, 8 x 8 on AVX2; double: 8 x 8 and 4 x 4) with masked loads and stores; float32 with
+    C <= 16 on AVX-512 has its own kernel per class count (cross_entropy_rows16.hpp): every
+    class count up to 17 and around the tile widths, row counts with partial tiles and partial
+    64-row blocks, every option, against the reference; the result is the same for 1 and 2
+    threads, and with out= and int32 targets."""
     rng = np.random.default_rng(C)
     for n in (1, 13, 70, 100, 7001):
         x = (rng.standard_normal((n, C)) * 3).astype(dtype)
