@@ -7,12 +7,14 @@ checkpoint moves between ``torch.optim.X`` and ``fastopt.torch.X`` both ways and
 lr schedulers, hooks and ``torch.distributed`` wrappers (ZeroRedundancyOptimizer, DDP)
 work unchanged.
 
-Per step the Python work is a few identity checks per tensor: the NumPy views of the params,
-state and grads and the lists handed to the kernel are cached per param group and rebuilt
-only when something changed (a param group, the state object, a param's storage, a param's
-state dict, or a grad tensor: only the changed grads get a new view). The ``step`` counters
-of a group's params are 0-d views into one float32 tensor, so incrementing them is one
-NumPy operation (they are still separate float32 scalar tensors in ``state_dict()``).
+Per step the Python work is a few identity and pointer checks per tensor: the NumPy views of
+the params, state and grads and the lists handed to the kernel are cached per param group and
+used only while what they were made from is unchanged (see "the cache" below: the group, the
+state dicts, which count their own changes, and the storage of every tensor, so that
+``t.data = ...``, ``t.set_(...)``, ``opt.state.clear()`` or ``opt.state[p]["exp_avg"] = t``
+between steps are all seen, as torch.optim sees them). The ``step`` counters of a group's
+params are 0-d views into one float32 tensor, so incrementing them is one NumPy operation
+(they are still separate float32 scalar tensors in ``state_dict()``).
 """
 
 from __future__ import annotations
@@ -67,34 +69,87 @@ def _check_param(opt: str, p: torch.Tensor, index: int) -> None:
             f"or model.to(memory_format=torch.contiguous_format)), or use {alt}")
 
 
-class _State(defaultdict):
-    """``optimizer.state`` (torch's ``defaultdict(dict)``) that counts assignments of a param's
-    state dict, so that a step sees in O(1) whether the cached views are still the state's
-    (``ZeroRedundancyOptimizer.load_state_dict`` assigns ``optim.state[param] = ...``)."""
+class _ParamState(dict):
+    """One param's state dict (``optimizer.state[p]``) that counts its own changes, so a step
+    sees in O(1) per param whether the tensors the cached views stand for are still the
+    state's (``state[p]["exp_avg"] = t``, ``state[p].update(...)``, ``del``, ``clear()``, ...).
+    Pickles, copies and deep-copies as a plain dict, as torch's state does."""
 
     __slots__ = ("version",)
 
     def __init__(self, *args, **kwargs):
-        super().__init__(dict, *args, **kwargs)
+        super().__init__(*args, **kwargs)
         self.version = 0
 
-    def __setitem__(self, key, value):
-        self.version += 1
-        super().__setitem__(key, value)
+    def __reduce__(self):
+        return (dict, (), None, None, iter(self.items()))
 
-    def __delitem__(self, key):
-        self.version += 1
-        super().__delitem__(key)
 
-    def __reduce__(self):  # pickles (and deep-copies) as torch's plain defaultdict(dict)
+class _State(defaultdict):
+    """``optimizer.state`` (torch's ``defaultdict(dict)``) that counts its changes (assignment,
+    deletion, ``clear``, ``pop``, ``popitem``, ``update``, ``setdefault``, ``|=``) so a step sees
+    in O(1) whether the cached views are still the state's (``ZeroRedundancyOptimizer``'s
+    load_state_dict assigns ``optim.state[param] = ...``). New per-param dicts are
+    :class:`_ParamState`. Pickles (and deep-copies) as torch's plain ``defaultdict(dict)``."""
+
+    __slots__ = ("version",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(_ParamState, *args, **kwargs)
+        self.version = 0
+
+    def __reduce__(self):
         return (defaultdict, (dict,), None, None, iter(self.items()))
 
 
-class _Group:
-    """The cached kernel arguments of one param group."""
+# Changes to any optimizer's state or per-param state dict, all optimizers together: while it
+# is unchanged, no cache needs to look at its dicts' own counts.
+_changes = [0]
 
-    __slots__ = ("group", "params_list", "nparams", "active", "ptrs", "grads", "gviews", "version",
-                 "parts", "states")
+
+def _counting(cls, methods):
+    """Wrap ``methods`` of the dict type ``cls`` so that each call bumps ``self.version``."""
+    def wrap(name):
+        base = getattr(dict, name)
+
+        def method(self, *args, **kwargs):
+            self.version += 1
+            _changes[0] += 1
+            return base(self, *args, **kwargs)
+
+        method.__name__ = name
+        return method
+
+    for name in methods:
+        setattr(cls, name, wrap(name))
+
+
+_MUTATORS = ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem", "update", "setdefault")
+_counting(_ParamState, _MUTATORS)
+_counting(_State, _MUTATORS)
+_version = operator.attrgetter("version")
+
+
+def _same_entries(d: dict, saved: dict) -> bool:
+    """Whether the dict ``d`` holds the same objects under the same keys as ``saved``."""
+    return d.keys() == saved.keys() and all(d[k] is v for k, v in saved.items())
+
+
+def _own_state_dicts(state: "_State") -> None:
+    """Make the per-param dicts that torch just created (load_state_dict, unpickling) counting
+    ones. Only for dicts no caller can hold yet: a dict a user assigned stays theirs, and is
+    checked entry by entry instead."""
+    for p, st in list(state.items()):
+        if type(st) is dict:
+            dict.__setitem__(state, p, _ParamState(st))
+
+
+class _Group:
+    """The cached kernel arguments of one param group, and what they were built from: a step
+    uses them only while all of that is unchanged (``_valid``)."""
+
+    __slots__ = ("group", "params_list", "nparams", "keys", "active", "grads", "gptrs", "gviews",
+                 "seen", "version", "dicts", "dict_versions", "plain", "watch", "watch_ptrs", "parts")
 
 
 class _Part:
@@ -158,6 +213,13 @@ class _FastoptOptimizer(Optimizer):
             _check_param(name, p, i)
         self._fo_cache = None
 
+    def state_dict(self) -> Dict[str, Any]:
+        """torch's state_dict, with each param's state a plain dict (as torch's), so that
+        ``torch.load(..., weights_only=True)`` reads a saved checkpoint."""
+        sd = super().state_dict()
+        sd["state"] = {k: dict(v) if type(v) is _ParamState else v for k, v in sd["state"].items()}
+        return sd
+
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """torch's load_state_dict, except that the float32 state of bfloat16/float16 params
         (the master copy, the moments) stays float32: torch would cast it to the param's dtype."""
@@ -171,7 +233,7 @@ class _FastoptOptimizer(Optimizer):
                 if p.dtype in _LOWP and isinstance(st, dict):
                     keep[p] = {k: v for k, v in st.items()
                                if k != "step" and isinstance(v, torch.Tensor) and v.dtype == torch.float32}
-        super().load_state_dict(state_dict)
+        super().load_state_dict(state_dict)  # calls __setstate__, which owns the new dicts
         for p, saved in keep.items():
             for k, v in saved.items():
                 self.state[p][k] = v.detach().to("cpu", copy=True)
@@ -181,6 +243,7 @@ class _FastoptOptimizer(Optimizer):
         super().__setstate__(state)
         if not isinstance(self.state, _State):
             self.state = _State(self.state)
+        _own_state_dicts(self.state)
         self._fo_cache = None
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -188,8 +251,7 @@ class _FastoptOptimizer(Optimizer):
         if self._fo_cache is not None:
             for c in self._fo_cache:
                 if c is not None:
-                    c.grads = []
-                    c.gviews = []
+                    c.grads, c.gptrs, c.gviews = [], [], []
                     for part in c.parts:
                         part.gviews = []
         super().zero_grad(set_to_none)
@@ -212,54 +274,68 @@ class _FastoptOptimizer(Optimizer):
         return self._kernel
 
     # ---- the cache ---------------------------------------------------------------------------
+    #
+    # A step uses a group's cached views only while everything they were made from is
+    # unchanged: the group and its params list, the state keys its options need, the state
+    # object and each param's state dict (their change counts; a plain dict a user assigned is
+    # compared entry by entry), the storage of every param, state tensor, master copy and step
+    # counter (data_ptr: catches ``t.data = ...`` and ``t.set_(...)``), and the grads (identity
+    # and storage). Anything else is rebuilt, so a step never writes memory the optimizer no
+    # longer owns, and ``state_dict()`` always shows the state the step used.
+
+    def _param_state(self, group, p, st, keys, lists) -> bool:
+        """Fill ``lists`` with the NumPy views of ``p``'s state tensors, creating or converting
+        them as torch would; return whether SGD's momentum buffer is new (its first step)."""
+        pd = p.detach()
+        sdtype = torch.float32 if pd.dtype in _LOWP else pd.dtype
+        is_first = False
+        for k, key in enumerate(keys):
+            if key is None:
+                continue
+            buf = st.get(key)
+            if buf is None:
+                if key == "momentum_buffer" and self._kernel == "sgd":
+                    is_first = True
+                buf = torch.full_like(pd, self._init_value(group, key), dtype=sdtype,
+                                      memory_format=torch.contiguous_format)
+                st[key] = buf
+            elif (not isinstance(buf, torch.Tensor) or buf.dtype != sdtype or not buf.is_contiguous()
+                  or buf.device.type != "cpu" or buf.shape != pd.shape):
+                buf = torch.as_tensor(buf).to(device="cpu", dtype=sdtype).reshape(pd.shape).contiguous()
+                st[key] = buf
+            lists[k].append(buf.numpy())
+        return is_first
+
+    @staticmethod
+    def _master(p: torch.Tensor, st: Dict[str, Any]) -> torch.Tensor:
+        """The float32 master copy of a bfloat16/float16 param (made from the param if missing)."""
+        m = st.get(_MASTER)
+        if not (isinstance(m, torch.Tensor) and m.dtype == torch.float32 and m.shape == p.shape
+                and m.is_contiguous() and m.device.type == "cpu"):
+            m = p.detach().to(torch.float32).contiguous()
+            st[_MASTER] = m
+        return m
+
     def _build(self, group: Dict[str, Any], grads: list) -> _Group:
         name = type(self).__name__
         c = _Group()
-        c.group = group
-        c.params_list = group["params"]
-        c.nparams = len(group["params"])
-        active = [p for p, g in zip(group["params"], grads) if g is not None]
-        c.active = active
-        keys = self._state_keys(group)
+        c.group, c.params_list, c.nparams = group, group["params"], len(group["params"])
+        c.active = active = [p for p, g in zip(group["params"], grads) if g is not None]
+        c.keys = keys = self._state_keys(group)
         state = self.state
         pviews, masters, lists = [], [], [[] for _ in keys]
-        steps, first, kinds = [], [], []
+        steps, first, kinds, dicts = [], [], [], []
         stateless = not self._has_step and all(k is None for k in keys)
         for i, p in enumerate(active):
             _check_param(name, p, i)
-            pd = p.detach()
-            is_lowp = pd.dtype in _LOWP
+            is_lowp = p.dtype in _LOWP
             # torch creates no state for a stateless step (SGD without momentum)
-            st = state[p] if not stateless or is_lowp else {}
-            sdtype = torch.float32 if is_lowp else pd.dtype
-            kinds.append(pd.dtype)
-            if is_lowp:
-                m = st.get(_MASTER)
-                if not (isinstance(m, torch.Tensor) and m.dtype == torch.float32 and m.shape == pd.shape
-                        and m.is_contiguous() and m.device.type == "cpu"):
-                    m = pd.to(torch.float32).contiguous()
-                    st[_MASTER] = m
-                masters.append(m.numpy())
-            else:
-                masters.append(None)
-            pviews.append(_view(pd))
-            is_first = False
-            for k, key in enumerate(keys):
-                if key is None:
-                    continue
-                buf = st.get(key)
-                if buf is None:
-                    if key == "momentum_buffer" and self._kernel == "sgd":
-                        is_first = True
-                    buf = torch.full_like(pd, self._init_value(group, key), dtype=sdtype,
-                                          memory_format=torch.contiguous_format)
-                    st[key] = buf
-                elif (not isinstance(buf, torch.Tensor) or buf.dtype != sdtype or not buf.is_contiguous()
-                      or buf.device.type != "cpu" or buf.shape != pd.shape):
-                    buf = torch.as_tensor(buf).to(device="cpu", dtype=sdtype).reshape(pd.shape).contiguous()
-                    st[key] = buf
-                lists[k].append(buf.numpy())
-            first.append(is_first)
+            st = state[p] if not stateless or is_lowp else None
+            dicts.append(st)
+            kinds.append(p.dtype)
+            masters.append(self._master(p, st).numpy() if is_lowp else None)
+            pviews.append(_view(p.detach()))
+            first.append(self._param_state(group, p, st, keys, lists) if st is not None else False)
             if self._has_step:
                 s = st.get("step")
                 steps.append(float(s) if s is not None else 0.0)
@@ -267,54 +343,89 @@ class _FastoptOptimizer(Optimizer):
         order: Dict[Any, List[int]] = {}
         for i, kind in enumerate(kinds):
             order.setdefault(kind, []).append(i)
-        c.parts = []
-        for idx in order.values():
-            part = _Part()
-            single = len(idx) == len(active)
-            pick = (lambda xs: xs) if single else (lambda xs, idx=idx: [xs[i] for i in idx])
-            part.idx = None if single else idx
-            part.pviews = pick(pviews)
-            part.master = pick(masters) if masters[idx[0]] is not None else None
-            part.states = self._kernel_states(group, [pick(lst) if key is not None else None
-                                                      for lst, key in zip(lists, keys)])
-            part.first = pick(first)
-            part.first_any = any(part.first)
-            part.gviews = []
-            # The step counters: 0-d float32 views into one tensor, incremented by one operation.
-            if self._has_step:
-                packed = torch.tensor(pick(steps), dtype=torch.float32)
-                for k, i in enumerate(idx):
-                    state[active[i]]["step"] = packed[k]
-                part.steps = packed
-                part.steps_np = packed.numpy()
-                part.uniform = bool((part.steps_np == part.steps_np[0]).all())
-            else:
-                part.steps = part.steps_np = None
-                part.uniform = True
-            c.parts.append(part)
-        c.states = c.parts[0].states if c.parts else None
-        c.ptrs = [p.data_ptr() for p in active]
-        c.version = state.version
-        c.grads = []
-        c.gviews = []
+        c.parts = [self._part(group, idx, active, pviews, masters, lists, keys, first, steps)
+                   for idx in order.values()]
+        self._record(c, active, dicts)
+        c.grads, c.gptrs, c.gviews = [], [], []
         return c
+
+    def _part(self, group, idx, active, pviews, masters, lists, keys, first, steps) -> _Part:
+        """The kernel arguments of the params ``idx`` (one dtype) of a group."""
+        part = _Part()
+        single = len(idx) == len(active)
+        pick = (lambda xs: xs) if single else (lambda xs: [xs[i] for i in idx])
+        part.idx = None if single else idx
+        part.pviews = pick(pviews)
+        part.master = pick(masters) if masters[idx[0]] is not None else None
+        part.states = self._kernel_states(group, [pick(lst) if key is not None else None
+                                                  for lst, key in zip(lists, keys)])
+        part.first = pick(first)
+        part.first_any = any(part.first)
+        part.gviews = []
+        # The step counters: 0-d float32 views into one tensor, incremented by one operation.
+        if self._has_step:
+            packed = torch.tensor(pick(steps), dtype=torch.float32)
+            for k, i in enumerate(idx):
+                self.state[active[i]]["step"] = packed[k]
+            part.steps = packed
+            part.steps_np = packed.numpy()
+            part.uniform = bool((part.steps_np == part.steps_np[0]).all())
+        else:
+            part.steps = part.steps_np = None
+            part.uniform = True
+        return part
+
+    def _record(self, c: _Group, active: list, dicts: list) -> None:
+        """Note what the views of ``c`` stand for (after the build's own writes to the state)."""
+        dicts = [d for d in dicts if d is not None]
+        c.seen, c.version = _changes[0], self.state.version
+        c.dicts = [d for d in dicts if type(d) is _ParamState]
+        c.dict_versions = list(map(_version, c.dicts))
+        # dicts without a change count (assigned by a caller): every entry is compared instead
+        c.plain = [(d, dict(d)) for d in dicts if type(d) is not _ParamState]
+        watch = list(active)
+        for d in dicts:
+            watch.extend(v for k, v in d.items() if isinstance(v, torch.Tensor)
+                         and (k in c.keys or k in ("step", _MASTER)))
+        c.watch = watch
+        c.watch_ptrs = list(map(_data_ptr, watch))
+
+    def _valid(self, c: _Group, group: Dict[str, Any], params: list) -> bool:
+        """Whether the cached views of ``c`` still stand for the group's memory (see above)."""
+        return (c.group is group and c.params_list is params and c.nparams == len(params)
+                and self._state_keys(group) == c.keys
+                and (c.seen == _changes[0] or self._dicts_unchanged(c))
+                and all(_same_entries(d, saved) for d, saved in c.plain)
+                and list(map(_data_ptr, c.watch)) == c.watch_ptrs)
+
+    def _dicts_unchanged(self, c: _Group) -> bool:
+        """After a change somewhere: whether it left this group's state dicts alone."""
+        if c.version != self.state.version or list(map(_version, c.dicts)) != c.dict_versions:
+            return False
+        c.seen = _changes[0]
+        return True
 
     def _grad_views(self, c: _Group, grads: list) -> None:
         """Views of the grads that changed since the last step (all of them after
-        ``zero_grad(set_to_none=True)`` + backward). The fast path only makes the views (about
-        0.5 us a tensor): the kernel checks every dtype, shape and layout before it writes, and
-        when it refuses, ``_checked_grad_views`` rebuilds them with torch-level messages."""
-        old_g, old_v = c.grads, c.gviews
+        ``zero_grad(set_to_none=True)`` + backward; a grad whose storage was swapped by
+        ``g.data = ...`` or ``g.set_(...)`` is a change too). The fast path only makes the views
+        (about 0.5 us a tensor): the kernel checks every dtype, shape and layout before it
+        writes, and when it refuses, ``_checked_grad_views`` rebuilds them with torch-level
+        messages."""
+        old_g, old_p, old_v = c.grads, c.gptrs, c.gviews
         try:
+            ptrs = list(map(_data_ptr, grads))
             if len(old_g) == len(grads):
-                c.gviews = [v if g is o else _view(g) for g, o, v in zip(grads, old_g, old_v)]
+                c.gviews = [v if g is o and q == r else _view(g)
+                            for g, o, q, r, v in zip(grads, old_g, ptrs, old_p, old_v)]
             elif all(part.master is None for part in c.parts):
                 c.gviews = list(map(_numpy, grads))
             else:
                 c.gviews = list(map(_view, grads))
         except (TypeError, RuntimeError):  # not a CPU dense tensor, or requires grad
             c.gviews = self._checked_grad_views(c, grads)
-        c.grads = grads
+            ptrs = list(map(_data_ptr, grads))
+        c.grads, c.gptrs = grads, ptrs
         self._split_grad_views(c)
 
     @staticmethod
@@ -346,8 +457,9 @@ class _FastoptOptimizer(Optimizer):
 
     def _group_cache(self, index: int, group: Dict[str, Any]) -> Optional[_Group]:
         caches = self._fo_cache
-        if not isinstance(self.state, _State):  # replaced by someone: keep counting assignments
+        if not isinstance(self.state, _State):  # replaced by someone: keep counting changes
             self.state = _State(self.state)
+            _own_state_dicts(self.state)
         if (caches is None or len(caches) != len(self.param_groups) or self._fo_groups is not self.param_groups
                 or self._fo_state is not self.state):
             caches = self._fo_cache = [None] * len(self.param_groups)
@@ -356,33 +468,22 @@ class _FastoptOptimizer(Optimizer):
         params = group["params"]
         grads_all = [p.grad for p in params]
         c = caches[index]
-        state = self.state
-        if c is not None and c.group is group and c.params_list is params and c.nparams == len(params):
-            full = len(c.active) == c.nparams
-            if full and len(c.grads) == c.nparams and all(map(_is, grads_all, c.grads)):
-                # the common case: every param active, the same grad tensors as last step
-                if state.version == c.version and list(map(_data_ptr, params)) == c.ptrs:
-                    return c
-                c = None
-            else:
-                grads = [g for g in grads_all if g is not None]
-                if len(grads) != len(c.active):
-                    c = None
-                elif not full:
-                    active = [p for p, g in zip(params, grads_all) if g is not None]
-                    if not all(map(_is, active, c.active)):
-                        c = None
-                if c is not None and (state.version != c.version or list(map(_data_ptr, c.active)) != c.ptrs):
-                    c = None
-        else:
+        if c is not None and not self._valid(c, group, params):
             c = None
+        if c is not None and not (len(c.active) == c.nparams and len(c.grads) == c.nparams
+                                  and all(map(_is, grads_all, c.grads))):
+            # the grads changed (the common case is above: the same grad tensors as last step)
+            active = [p for p, g in zip(params, grads_all) if g is not None]
+            if len(active) != len(c.active) or not all(map(_is, active, c.active)):
+                c = None
         if c is None:
             with torch.no_grad():
                 c = caches[index] = self._build(group, grads_all)
-        grads = [g for g in grads_all if g is not None] if len(c.active) != c.nparams else grads_all
         if not c.active:
             return None
-        if len(c.grads) != len(grads) or not all(map(_is, grads, c.grads)):
+        grads = grads_all if len(c.active) == c.nparams else [g for g in grads_all if g is not None]
+        if (len(c.grads) != len(grads) or not all(map(_is, grads, c.grads))
+                or list(map(_data_ptr, grads)) != c.gptrs):
             self._grad_views(c, grads)
         return c
 
@@ -425,7 +526,7 @@ class _FastoptOptimizer(Optimizer):
             except Exception:
                 if part.steps_np is not None:
                     part.steps_np -= 1
-                c.grads, c.gviews = [], []
+                c.grads, c.gptrs, c.gviews = [], [], []
                 raise
         if part.first_any:
             part.first = [False] * len(part.first)
@@ -482,13 +583,6 @@ class SGD(_FastoptOptimizer):
                     nesterov=bool(group["nesterov"]), weight_decay=_f(group["weight_decay"]),
                     maximize=bool(group["maximize"]))
 
-    def _group_cache(self, index, group):
-        c = super()._group_cache(index, group)
-        # momentum switched on or off since the cache was built: rebuild
-        if c is not None and (c.states[0][1] is None) != (group["momentum"] == 0):
-            self._fo_cache[index] = None
-            c = super()._group_cache(index, group)
-        return c
 
 
 class Adagrad(_FastoptOptimizer):
@@ -527,7 +621,7 @@ class Adagrad(_FastoptOptimizer):
         return ["sum"]
 
     def _init_value(self, group, key):
-        return group["initial_accumulator_value"]
+        return self.defaults["initial_accumulator_value"]  # torch's lazy init reads the defaults
 
     def _kernel_states(self, group, lists):
         return [("state_sums", lists[0])]
@@ -619,12 +713,6 @@ class Adam(_FastoptOptimizer):
                     weight_decay=_f(group["weight_decay"]), amsgrad=bool(group["amsgrad"]),
                     maximize=bool(group["maximize"]), decoupled=bool(group.get("decoupled_weight_decay")))
 
-    def _group_cache(self, index, group):
-        c = super()._group_cache(index, group)
-        if c is not None and (c.states[2][1] is None) == bool(group["amsgrad"]):
-            self._fo_cache[index] = None
-            c = super()._group_cache(index, group)
-        return c
 
 
 class AdamW(Adam):
