@@ -10,7 +10,8 @@ One module per kernel family, re-exported here:
   ``clip_grad_norm_``; the contract is in its docstring and ``docs/optimizer-api.md``.
 
 Each function is a thin wrapper over the compiled ``fastopt._core``; the argument checks, the
-threads and the math live in C++.
+threads and the math live in C++, except the optimizers' hyper-parameter checks, which are
+``fastopt._hyper``'s (shared with the optimizer classes).
 """
 
 from __future__ import annotations

@@ -26,15 +26,23 @@ The contract (shared with ``fastopt.reference`` and ``fastopt.optim``) is in
 * ``step``: the 1-based number of this update (torch's ``state['step']`` after its
   increment): an int, or one int per tensor.
 * Results are bitwise identical for any thread count; the update itself is elementwise.
+* Hyper-parameters are checked before anything is written, by ``fastopt._hyper`` (torch.optim's
+  rules and messages, shared with the classes), prefixed with the function's name
+  (``fastopt.functional.adam_: Invalid learning rate: -0.1``). Stricter than torch: NaN is
+  refused in every hyper-parameter (torch's SGD lets a NaN lr/momentum/weight_decay through),
+  betas must be a pair of real numbers, and a 1-element array or tensor is accepted wherever
+  a number is (torch allows a Tensor lr).
 """
 
 from __future__ import annotations
 
 from typing import Optional, Sequence, Tuple, Union
 
+import numbers
+
 import numpy as np
 
-from .. import _core
+from .. import _core, _hyper
 from .._step_result import StepResult
 
 __all__ = [
@@ -57,16 +65,30 @@ def _count(params: Arrays) -> int:
     return 1 if isinstance(params, np.ndarray) else len(params)
 
 
+def _where(fn: str) -> str:
+    return f"fastopt.functional.{fn}"
+
+
 def _need(name: str, arrays: OptArrays, why: str, fn: str) -> None:
     if arrays is None:
-        raise ValueError(f"fastopt.functional.{fn}: {name} are required {why}")
+        raise ValueError(f"{_where(fn)}: {name} are required {why}")
+
+
+def _scalar(x):
+    """A checked hyper-parameter as a Python scalar (a 1-element array or tensor by .item())."""
+    return x if isinstance(x, numbers.Number) or not hasattr(x, "item") else x.item()
 
 
 def _run(name, params, grads, states, hyper, *, step=1, first=False, master_params=None,
          max_grad_norm=None, grad_scale=None, found_inf=None) -> StepResult:
+    where = _where(name + "_")
+    _hyper.check_max_grad_norm(where, max_grad_norm)
+    _hyper.check_grad_scale(where, grad_scale)
+    hyper = {k: _scalar(v) for k, v in hyper.items()}
     norm, inf, skipped = _core.optimizer_step(
         name, params, grads, states, master_params, step, first, hyper,
-        1.0 if grad_scale is None else float(grad_scale), max_grad_norm, found_inf)
+        1.0 if grad_scale is None else float(_scalar(grad_scale)),
+        None if max_grad_norm is None else _scalar(max_grad_norm), found_inf)
     return StepResult(norm, bool(inf), bool(skipped))
 
 
@@ -84,10 +106,10 @@ def sgd_(params: Arrays, grads: Arrays, momentum_buffers: OptArrays = None, *, l
     ``first_step`` (bool or one per tensor) marks buffers with no history yet, whose
     contents are ignored (torch's ``momentum_buffer is None``).
     """
+    _hyper.check_sgd(_where("sgd_"), lr=lr, momentum=momentum, dampening=dampening,
+                     weight_decay=weight_decay, nesterov=nesterov, reject_nan=True)
     if momentum != 0:
         _need("momentum_buffers", momentum_buffers, "when momentum != 0", "sgd_")
-    if nesterov and (momentum <= 0 or dampening != 0):
-        raise ValueError("fastopt.functional.sgd_: Nesterov momentum requires a momentum and zero dampening")
     hyper = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
                  weight_decay=weight_decay, maximize=maximize)
     states = [("momentum_buffers", momentum_buffers if momentum != 0 else None)]
@@ -106,6 +128,8 @@ def adagrad_(params: Arrays, grads: Arrays, state_sums: Arrays, *, step: Steps, 
     p -= lr / (1 + (step - 1) * lr_decay) * g / (sqrt(sum) + eps)``.
     ``initial_accumulator_value`` is how ``state_sums`` start (the caller fills them).
     """
+    _hyper.check_adagrad(_where("adagrad_"), lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
+                         reject_nan=True)
     hyper = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, maximize=maximize)
     return _run("adagrad", params, grads, [("state_sums", state_sums)], hyper, step=step,
                 master_params=master_params, max_grad_norm=max_grad_norm,
@@ -126,6 +150,8 @@ def rmsprop_(params: Arrays, grads: Arrays, square_avgs: Arrays, grad_avgs: OptA
     else ``p -= lr * g / avg``. ``grad_avgs`` are needed when centered, ``momentum_buffers``
     when ``momentum > 0`` (both start at zero, as torch's).
     """
+    _hyper.check_rmsprop(_where("rmsprop_"), lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
+                         momentum=momentum, reject_nan=True)
     if centered:
         _need("grad_avgs", grad_avgs, "when centered", "rmsprop_")
     if momentum > 0:
@@ -140,6 +166,8 @@ def rmsprop_(params: Arrays, grads: Arrays, square_avgs: Arrays, grad_avgs: OptA
 
 def _adam(name: str, decoupled: bool, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
           step, lr, betas, eps, weight_decay, amsgrad, maximize, common) -> StepResult:
+    _hyper.check_adam(_where(name + "_"), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                      reject_nan=True)
     if amsgrad:
         _need("max_exp_avg_sqs", max_exp_avg_sqs, "when amsgrad=True", name + "_")
     beta1, beta2 = betas
@@ -190,6 +218,7 @@ def lion_(params: Arrays, grads: Arrays, exp_avgs: Arrays, *, lr: float = 1e-4,
           found_inf: Optional[np.ndarray] = None) -> StepResult:
     """Lion (Chen et al., 2023): ``c = beta1 * m + (1 - beta1) * g;
     p = p * (1 - lr * weight_decay) - lr * sign(c); m = beta2 * m + (1 - beta2) * g``."""
+    _hyper.check_lion(_where("lion_"), lr=lr, betas=betas, weight_decay=weight_decay, reject_nan=True)
     beta1, beta2 = betas
     hyper = dict(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, maximize=maximize)
     return _run("lion", params, grads, [("exp_avgs", exp_avgs)], hyper, master_params=master_params,
@@ -209,6 +238,7 @@ def lamb_(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_avg_sqs: Arrays, 
     per tensor (in float64, fixed blocks: bitwise identical for any thread count); the second
     recomputes u from m, v, p and moves p. (A third, read-only pass with ``max_grad_norm``.)
     """
+    _hyper.check_lamb(_where("lamb_"), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, reject_nan=True)
     beta1, beta2 = betas
     hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                  bias_correction=bias_correction, maximize=maximize)
@@ -225,8 +255,11 @@ def clip_grad_norm_(grads: Arrays, max_norm: float, norm_type: float = 2.0,
     One read-only pass computes the norm over all arrays (float64 accumulation over fixed
     blocks: bitwise identical for any thread count); a second multiplies by
     ``min(1, max_norm / (norm + 1e-6))`` and is skipped when that is 1. ``norm_type`` is any
-    p > 0 or ``inf``. With ``error_if_nonfinite`` a NaN/inf norm raises ``RuntimeError``
+    p > 0 or ``inf``; ``max_norm`` any value >= 0 (torch does not check it: a negative one
+    would flip the grads' signs). With ``error_if_nonfinite`` a NaN/inf norm raises ``RuntimeError``
     (torch's message) before anything is scaled.
     """
-    return float(_core.clip_grad_norm_(grads, float(max_norm), float(norm_type), bool(error_if_nonfinite)))
+    _hyper.check_clip_grad_norm(_where("clip_grad_norm_"), max_norm, norm_type)
+    return float(_core.clip_grad_norm_(grads, float(_scalar(max_norm)), float(_scalar(norm_type)),
+                                       bool(error_if_nonfinite)))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .optimizer import (Optimizer, _check_eps, _check_lr, _check_max_grad_norm, _check_unsupported,
-                        _check_weight_decay, _is_low, _bits_to_f32, _state_dtype)
+from .._hyper import check_adagrad, check_max_grad_norm
+from .optimizer import Optimizer, _check_unsupported, _is_low, _bits_to_f32, _state_dtype
 
 __all__ = ["Adagrad"]
 
@@ -34,14 +34,9 @@ class Adagrad(Optimizer):
                         st["master_param"] = _bits_to_f32(p)
 
     def _validate(self, group):
-        _check_lr(group["lr"])
-        if not 0.0 <= group["lr_decay"]:
-            raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
-        _check_weight_decay(group["weight_decay"])
-        if not 0.0 <= group["initial_accumulator_value"]:
-            raise ValueError(f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}")
-        _check_eps(group["eps"])
-        _check_max_grad_norm(group["max_grad_norm"])
+        check_adagrad(lr=group["lr"], lr_decay=group["lr_decay"], weight_decay=group["weight_decay"],
+                      initial_accumulator_value=group["initial_accumulator_value"], eps=group["eps"])
+        check_max_grad_norm("", group["max_grad_norm"])
 
     def _init_state(self, p, group, state):
         state["step"] = 0

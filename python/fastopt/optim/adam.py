@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .optimizer import (Optimizer, _check_betas, _check_eps, _check_lr, _check_max_grad_norm, _check_unsupported,
-                        _check_weight_decay, _state_dtype)
+from .._hyper import check_adam, check_max_grad_norm
+from .optimizer import Optimizer, _check_unsupported, _pair, _state_dtype
 
 __all__ = ["Adam", "AdamW"]
 
@@ -22,17 +22,14 @@ class Adam(Optimizer):
                  foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
                  decoupled_weight_decay=False, max_grad_norm=None):
         _check_unsupported(differentiable=differentiable, capturable=capturable, fused=fused)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+        defaults = dict(lr=lr, betas=_pair(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
                         max_grad_norm=max_grad_norm)
         super().__init__(params, defaults)
 
     def _validate(self, group):
-        _check_lr(group["lr"])
-        _check_eps(group["eps"])
-        _check_betas(group["betas"])
-        _check_weight_decay(group["weight_decay"])
-        _check_max_grad_norm(group["max_grad_norm"])
+        check_adam(lr=group["lr"], betas=group["betas"], eps=group["eps"], weight_decay=group["weight_decay"])
+        check_max_grad_norm("", group["max_grad_norm"])
 
     def _init_state(self, p, group, state):
         dt = _state_dtype(p)

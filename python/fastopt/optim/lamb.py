@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from .. import functional as F
+from .._hyper import check_lamb, check_max_grad_norm
 from .adam import Adam
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _pair
 
 __all__ = ["LAMB"]
 
@@ -19,12 +20,15 @@ class LAMB(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, bias_correction=True, *,
                  maximize=False, max_grad_norm=None):
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+        defaults = dict(lr=lr, betas=_pair(betas), eps=eps, weight_decay=weight_decay,
                         bias_correction=bias_correction, maximize=maximize, max_grad_norm=max_grad_norm)
         super().__init__(params, defaults)
 
-    # Adam's hyper-parameter checks and moments (a LAMB group has no amsgrad)
-    _validate = Adam._validate
+    def _validate(self, group):
+        check_lamb(lr=group["lr"], betas=group["betas"], eps=group["eps"], weight_decay=group["weight_decay"])
+        check_max_grad_norm("", group["max_grad_norm"])
+
+    # Adam's moments (a LAMB group has no amsgrad)
     _init_state = Adam._init_state
 
     def _fused_step(self, group, params, grads, states, common):

@@ -29,7 +29,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_lr
+from .._hyper import check_lr
+from .optimizer import Optimizer
 
 __all__ = ["LBFGS"]
 
@@ -142,7 +143,7 @@ class LBFGS(Optimizer):
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
                  history_size=100, line_search_fn=None):
-        _check_lr(lr)
+        check_lr("", lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         if line_search_fn not in (None, "strong_wolfe"):

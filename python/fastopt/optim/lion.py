@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .optimizer import Optimizer, _check_betas, _check_lr, _check_max_grad_norm, _check_weight_decay, _state_dtype
+from .._hyper import check_lion, check_max_grad_norm
+from .optimizer import Optimizer, _pair, _state_dtype
 
 __all__ = ["Lion"]
 
@@ -19,15 +20,13 @@ class Lion(Optimizer):
     """
 
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False, max_grad_norm=None):
-        defaults = dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay, maximize=maximize,
+        defaults = dict(lr=lr, betas=_pair(betas), weight_decay=weight_decay, maximize=maximize,
                         max_grad_norm=max_grad_norm)
         super().__init__(params, defaults)
 
     def _validate(self, group):
-        _check_lr(group["lr"])
-        _check_betas(group["betas"])
-        _check_weight_decay(group["weight_decay"])
-        _check_max_grad_norm(group["max_grad_norm"])
+        check_lion(lr=group["lr"], betas=group["betas"], weight_decay=group["weight_decay"])
+        check_max_grad_norm("", group["max_grad_norm"])
 
     def _init_state(self, p, group, state):
         state["exp_avg"] = np.zeros(p.shape, dtype=_state_dtype(p))

@@ -420,36 +420,19 @@ def load_state_dict_file(path) -> Dict[str, Any]:
 
 
 # -------------------------------------------------------------------------------- validation
-# torch.optim's messages, word for word.
+# The hyper-parameter checks (torch.optim's rules and messages) are in fastopt._hyper, shared
+# with fastopt.functional and fastopt.torch; these are the classes' own.
 
 
-def _check_lr(lr) -> None:
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-
-
-def _check_eps(eps) -> None:
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-
-
-def _check_weight_decay(weight_decay) -> None:
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-
-
-def _check_betas(betas) -> None:
-    if len(betas) != 2:
-        raise ValueError(f"betas must be a pair, got {betas!r}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-
-
-def _check_max_grad_norm(max_grad_norm) -> None:
-    if max_grad_norm is not None and not 0.0 < max_grad_norm:
-        raise ValueError(f"Invalid max_grad_norm value: {max_grad_norm}")
+def _pair(betas):
+    """``betas`` as a tuple when it is a sequence; anything else is left for the check to refuse
+    by name (``tuple(0.9)`` would be a bare "not iterable", ``tuple("ab")`` a pair of strings)."""
+    if isinstance(betas, (str, bytes)):
+        return betas
+    try:
+        return tuple(betas)
+    except TypeError:
+        return betas
 
 
 def _check_unsupported(differentiable=False, capturable=False, fused=None) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .optimizer import Optimizer, _check_eps, _check_lr, _check_max_grad_norm, _check_unsupported, _check_weight_decay, _state_dtype
+from .._hyper import check_max_grad_norm, check_rmsprop
+from .optimizer import Optimizer, _check_unsupported, _state_dtype
 
 __all__ = ["RMSprop"]
 
@@ -24,14 +25,9 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group):
-        _check_lr(group["lr"])
-        _check_eps(group["eps"])
-        if not 0.0 <= group["momentum"]:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        _check_weight_decay(group["weight_decay"])
-        if not 0.0 <= group["alpha"]:
-            raise ValueError(f"Invalid alpha value: {group['alpha']}")
-        _check_max_grad_norm(group["max_grad_norm"])
+        check_rmsprop(lr=group["lr"], alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
+                      momentum=group["momentum"])
+        check_max_grad_norm("", group["max_grad_norm"])
 
     def _init_state(self, p, group, state):
         dt = _state_dtype(p)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .optimizer import Optimizer, _check_lr, _check_max_grad_norm, _check_unsupported, _check_weight_decay, _state_dtype
+from .._hyper import check_max_grad_norm, check_sgd
+from .optimizer import Optimizer, _check_unsupported, _state_dtype
 
 __all__ = ["SGD"]
 
@@ -25,13 +26,9 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group):
-        _check_lr(group["lr"])
-        if group["momentum"] < 0.0:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        _check_weight_decay(group["weight_decay"])
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        _check_max_grad_norm(group["max_grad_norm"])
+        check_sgd(lr=group["lr"], momentum=group["momentum"], dampening=group["dampening"],
+                  weight_decay=group["weight_decay"], nesterov=group["nesterov"])
+        check_max_grad_norm("", group["max_grad_norm"])
 
     def _init_state(self, p, group, state):
         if group["momentum"] != 0:
