@@ -11,6 +11,7 @@ applied with the same values to both, so any difference is a stale view.
 from __future__ import annotations
 
 import collections
+import io
 
 import pytest
 
@@ -129,6 +130,27 @@ def state_object_replaced(opt, params):
     opt.state = collections.defaultdict(dict, {p: dict(opt.state[p]) for p in params})
 
 
+def reload_then_tensor_data(opt, params):
+    """A checkpoint through torch.save / torch.load (state tensors that share storages come
+    back sharing them), then one state tensor's storage swapped."""
+    buf = io.BytesIO()
+    torch.save(opt.state_dict(), buf)
+    buf.seek(0)
+    opt.load_state_dict(torch.load(buf, weights_only=True))
+    p = params[2]
+    k = tensor_keys(opt, p)[-1]
+    opt.state[p][k].data = fresh(opt.state[p][k], 7)
+
+
+def extra_view_kept(opt, params):
+    """A caller keeps a view of a state tensor (one more user of its storage) and later swaps
+    another state tensor's storage: the step must see the swap."""
+    p, q = params[0], params[2]
+    opt._test_alias = opt.state[p][tensor_keys(opt, p)[0]].view(-1)
+    for k in tensor_keys(opt, q):  # the same values in new memory: a stale step leaves it behind
+        opt.state[q][k].data = opt.state[q][k].detach().clone()
+
+
 def param_data(opt, params):
     for i, p in enumerate(params):
         p.data = fresh(p, i)
@@ -137,7 +159,7 @@ def param_data(opt, params):
 MUTATIONS = [grad_data, grad_set_, state_entry_assign, state_entry_update, state_entry_setdefault,
              state_tensor_data, state_tensor_set_, step_assign, step_data, state_clear, state_pop,
              state_popitem, state_del, state_update, state_setdefault, state_replace_dict,
-             state_object_replaced, param_data]
+             state_object_replaced, reload_then_tensor_data, extra_view_kept, param_data]
 
 
 def make(name, kw, seed=0):
