@@ -41,12 +41,19 @@
 FASTOPT_NAMESPACE_BEGIN
 namespace {
 
-// Lanes 0-7 / 8-15 of v widened to double.
-FASTOPT_INLINE __m512d low_pd(__m512 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
-FASTOPT_INLINE __m512d high_pd(__m512 v) {
-    const __m512d d = _mm512_castps_pd(v);
-    return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xf, d, 1)));
+// The plain forms of these intrinsics (and _mm512_castps512_ps256, an extract of half 0) are
+// masked builtins on an "undefined" register, which GCC 12 reports as -Wmaybe-uninitialized
+// once inlined; the all-ones-mask forms are the same instructions (as in class_major.hpp).
+template <int Half>
+FASTOPT_INLINE __m256 half_ps(__m512 v) {
+    return _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xf, _mm512_castps_pd(v), Half));
 }
+FASTOPT_INLINE __m512d widen_pd(__m256 v) { return _mm512_mask_cvtps_pd(_mm512_setzero_pd(), 0xff, v); }
+FASTOPT_INLINE __m256i narrow_epi32(__m512i v) { return _mm512_mask_cvtepi64_epi32(_mm256_setzero_si256(), 0xff, v); }
+
+// Lanes 0-7 / 8-15 of v widened to double.
+FASTOPT_INLINE __m512d low_pd(__m512 v) { return widen_pd(half_ps<0>(v)); }
+FASTOPT_INLINE __m512d high_pd(__m512 v) { return widen_pd(half_ps<1>(v)); }
 
 // The targets of rows [r, r + 16) as int32 lanes (rows outside `rows` not read, 0) and in
 // `keep` the rows of `rows` whose target is not ignore_index. The targets were checked to lie
@@ -67,7 +74,8 @@ FASTOPT_INLINE __m512i load_targets16(const ClassLossParams& p, std::int64_t r, 
     const __m512i igv = _mm512_set1_epi64(ig);
     const unsigned ign = _mm512_cmpeq_epi64_mask(a, igv) | (static_cast<unsigned>(_mm512_cmpeq_epi64_mask(b, igv)) << 8);
     keep = static_cast<__mmask16>(rows & ~ign);
-    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(a)), _mm512_cvtepi64_epi32(b), 1);
+    const __m512i lo = _mm512_castsi256_si512(narrow_epi32(a));
+    return _mm512_mask_inserti64x4(lo, 0xff, lo, narrow_epi32(b), 1);
 }
 
 // What the phases of one block of kSmallRows rows pass on: per row, the exp values
