@@ -29,6 +29,7 @@ def test_info_keys_and_types():
         "isas_built": list,
         "isas_supported": list,
         "openmp": bool,
+        "simd_pragmas": bool,
         "num_threads": int,
         "compiler": str,
         "flags": dict,

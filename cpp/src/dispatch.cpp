@@ -31,6 +31,7 @@ struct IsaEntry {
     const ActivationTable& (*activations)();
     const RooflineTable& (*roofline)();
     const OptimTable& (*optimizers)();
+    bool (*simd_pragmas)();
 };
 
 bool always() { return true; }
@@ -51,12 +52,15 @@ bool cpu_has_avx512() {  // x86-64-v4: AVX-512 F, BW, CD, DQ, VL
 
 // Lowest first. Every build has generic.
 const IsaEntry kIsas[] = {
-    {"generic", &always, &generic::activation_table, &generic::roofline_table, &generic::optim_table},
+    {"generic", &always, &generic::activation_table, &generic::roofline_table, &generic::optim_table,
+     &generic::simd_pragmas},
 #if defined(FASTOPT_BUILT_AVX2)
-    {"avx2", &cpu_has_avx2, &avx2::activation_table, &avx2::roofline_table, &avx2::optim_table},
+    {"avx2", &cpu_has_avx2, &avx2::activation_table, &avx2::roofline_table, &avx2::optim_table,
+     &avx2::simd_pragmas},
 #endif
 #if defined(FASTOPT_BUILT_AVX512)
-    {"avx512", &cpu_has_avx512, &avx512::activation_table, &avx512::roofline_table, &avx512::optim_table},
+    {"avx512", &cpu_has_avx512, &avx512::activation_table, &avx512::roofline_table, &avx512::optim_table,
+     &avx512::simd_pragmas},
 #endif
 };
 constexpr int kNumIsas = static_cast<int>(sizeof(kIsas) / sizeof(kIsas[0]));
@@ -168,6 +172,12 @@ void set_num_threads(int n) {
 }
 
 bool forked_child() { return g_forked_child.load(); }
+
+bool simd_pragmas() {
+    bool all = true;
+    for (const auto& e : kIsas) all = all && e.simd_pragmas();
+    return all;
+}
 
 bool openmp_enabled() {
 #if defined(FASTOPT_HAVE_OPENMP)

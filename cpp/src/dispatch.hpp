@@ -38,5 +38,7 @@ void set_num_threads(int n);  // n >= 1; no effect beyond 1 in a forked child
 // there every kernel runs on the calling thread (libgomp's pool does not survive fork).
 bool forked_child();
 bool openmp_enabled();
+// True when every ISA's kernels were compiled with their `omp simd` pragmas (config.hpp).
+bool simd_pragmas();
 
 }  // namespace fastopt

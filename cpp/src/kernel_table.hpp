@@ -144,7 +144,8 @@ struct LossTable {
 
 }  // namespace fastopt
 
-// Declares the per-ISA table getters: fastopt::<isa>::activation_table() and friends.
+// Declares the per-ISA table getters: fastopt::<isa>::activation_table() and friends, and
+// simd_pragmas(): whether that ISA's kernels were compiled with FASTOPT_SIMD as `omp simd`.
 #define FASTOPT_DECLARE_ISA_TABLES(isa)                \
     namespace fastopt {                                \
     namespace isa {                                    \
@@ -152,5 +153,6 @@ struct LossTable {
     const ::fastopt::RooflineTable& roofline_table();  \
     const ::fastopt::LossTable& loss_table();          \
     const ::fastopt::OptimTable& optim_table();        \
+    bool simd_pragmas();                               \
     }                                                  \
     }

@@ -33,7 +33,10 @@ def info() -> Dict[str, Any]:
     """What runs here: version, ISA in use, ISAs built and supported, threads, compiler, flags.
 
     Keys: ``version``, ``isa``, ``isas_built``, ``isas_supported``, ``openmp``,
-    ``num_threads``, ``compiler``, ``flags`` (per ISA), ``machine``, ``python``, ``numpy``,
+    ``simd_pragmas`` (True when every ISA's kernels were compiled with their ``omp simd``
+    pragmas, as they are with OpenMP or, without it, with ``-fopenmp-simd``; False: the
+    reductions, softmax and several losses run scalar), ``num_threads``, ``compiler``,
+    ``flags`` (per ISA), ``machine``, ``python``, ``numpy``,
     ``parallel_grain_factor`` (4 when OpenMP's pool sleeps between calls, OMP_WAIT_POLICY=passive
     or GOMP_SPINCOUNT < 10000: work is then split across threads only in 4x larger pieces,
     since each parallel call pays a thread wake-up; else 1).
@@ -47,6 +50,7 @@ def info() -> Dict[str, Any]:
         "isas_built": list(build["isas_built"]),
         "isas_supported": list(_core._isas_supported()),
         "openmp": bool(build["openmp"]),
+        "simd_pragmas": bool(build["simd_pragmas"]),
         "num_threads": get_num_threads(),
         "parallel_grain_factor": int(build["parallel_grain_factor"]),
         "compiler": build["compiler"],

@@ -36,6 +36,7 @@ py::dict build_info() {
     d["version"] = FASTOPT_VERSION;
     d["compiler"] = FASTOPT_COMPILER;
     d["openmp"] = openmp_enabled();
+    d["simd_pragmas"] = simd_pragmas();
     py::dict flags;
     for (const auto& f : isa_flags()) flags[py::str(f.first)] = f.second;
     d["flags"] = flags;

@@ -59,4 +59,9 @@ const RooflineTable& roofline_table() {
     return table;
 }
 
+// Every file of an ISA's object library is compiled with the same flags, so this one speaks
+// for all of them: false means their `omp simd` loops were left to the auto-vectorizer
+// (config.hpp).
+bool simd_pragmas() { return FASTOPT_SIMD_PRAGMAS != 0; }
+
 FASTOPT_NAMESPACE_END
