@@ -133,6 +133,30 @@ def _pair(rng, n, dt):
     return {"x": values(rng, n, dt), "t": (rng.random(n) < 0.5).astype(dt)}
 
 
+def _log_softmax_rows(x):
+    z = x.astype(np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return (z - np.log(np.exp(z).sum(axis=-1, keepdims=True))).astype(x.dtype)
+
+
+def _row_grad(transform):
+    """grad_out and the forward's output y for the row backward kernels."""
+    def setup(rng, n, dt):
+        a = _logits(rng, n, dt)
+        return {"g": values(rng, a["x"].size, dt).reshape(a["x"].shape), "y": transform(a["x"])}
+
+    return setup
+
+
+def _log_probs(rng, n, dt):
+    a = _logits(rng, n, dt)
+    return {"x": _log_softmax_rows(a["x"]), "t": a["t"]}
+
+
+def _dropout_grad(rng, n, dt):
+    return {"g": values(rng, n, dt), "mask": rng.random(n) >= 0.3}
+
+
 LOSSES: List[Case] = [
     Case("softmax", _logits, lambda m, a: m.softmax(a["x"], axis=-1)),
     Case("log_softmax", _logits, lambda m, a: m.log_softmax(a["x"], axis=0)),
@@ -141,6 +165,13 @@ LOSSES: List[Case] = [
     Case("huber_loss", _pair, lambda m, a: m.huber_loss(a["x"], a["t"], delta=0.5)),
     Case("binary_cross_entropy_with_logits", _pair, lambda m, a: m.binary_cross_entropy_with_logits(a["x"], a["t"])),
     Case("dropout", _unary, lambda m, a: m.dropout(a["x"], 0.3, seed=11)),
+    Case("softmax_backward", _row_grad(lambda x: np.exp(_log_softmax_rows(x))),
+         lambda m, a: m.softmax_backward(a["g"], a["y"])),
+    Case("log_softmax_backward", _row_grad(_log_softmax_rows), lambda m, a: m.log_softmax_backward(a["g"], a["y"])),
+    Case("nll_loss", _log_probs, lambda m, a: m.nll_loss(a["x"], a["t"], reduction="sum")),
+    Case("l1_loss", _pair, lambda m, a: m.l1_loss(a["x"], a["t"])),
+    Case("smooth_l1_loss", _pair, lambda m, a: m.smooth_l1_loss(a["x"], a["t"], beta=0.5)),
+    Case("dropout_backward", _dropout_grad, lambda m, a: m.dropout_backward(a["g"], a["mask"], 0.3)),
 ]
 
 CASES: List[Case] = ACTIVATIONS + OPTIMIZERS + LOSSES

@@ -82,3 +82,15 @@ def test_stub_lists_every_kernel():
 
 def test_reference_module_doc():
     assert reference.__doc__.startswith("fastopt.reference: the plain NumPy definitions")
+
+
+def test_reliability_calls_cover_every_public_kernel():
+    """The reliability tests (FP environment, fork, leaks, threads, torch coexistence) run one
+    call of each case in reliability_calls.CASES: a public kernel missing there is silently
+    left out of all of them."""
+    from reliability_calls import CASES
+
+    names = {c.name for c in CASES}
+    variants = {"gelu_tanh", "gelu_tanh_backward"}  # gelu(approximate="tanh"): its own C++ kernel
+    assert set(functional.__all__) - names == set(), "missing from reliability_calls.CASES"
+    assert names - set(functional.__all__) == variants
