@@ -18,7 +18,11 @@ The environment is fixed before OpenMP starts (the script re-executes itself onc
 GOMP_SPINCOUNT=1000, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset. Absolute times on a
 shared machine are noisy; the ratios measured in one run are the result.
 
-    python bench/bench_torch_optim.py [--threads N] [--repeats R] [--json FILE]
+``--baseline REV`` also times fastopt.torch.AdamW as it was at git revision REV (its
+``python/fastopt/torch/_optim.py`` loaded beside the current one, same kernels), interleaved
+with the rest: the cost of a change to the wrapper, measured in one process.
+
+    python bench/bench_torch_optim.py [--threads N] [--repeats R] [--baseline REV] [--json FILE]
 """
 
 from __future__ import annotations
@@ -54,7 +58,26 @@ def sizes_for(total: int, count: int, seed: int = 0):
     return [int(v) for v in s]
 
 
-def run_case(total: int, count: int, repeats: int, new_grads: bool, foreach: bool):
+def load_baseline(rev: str):
+    """fastopt.torch's optimizer module at git revision ``rev``, as a module beside the current
+    one (it imports fastopt._core relatively, so it steps with the same kernels)."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    src = subprocess.run(["git", "-C", root, "show", f"{rev}:python/fastopt/torch/_optim.py"],
+                         capture_output=True, text=True, check=True).stdout
+    path = os.path.join(tempfile.mkdtemp(), "_optim_baseline.py")
+    with open(path, "w") as f:
+        f.write(src)
+    spec = importlib.util.spec_from_file_location("fastopt.torch._optim_baseline", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_case(total: int, count: int, repeats: int, new_grads: bool, foreach: bool, baseline=None):
     import numpy as np
     import torch
 
@@ -72,6 +95,8 @@ def run_case(total: int, count: int, repeats: int, new_grads: bool, foreach: boo
     wrapper = ft.AdamW(params, **kw)
     fused = torch.optim.AdamW(params, **kw, fused=True)
     variants = {"fastopt.torch.AdamW": wrapper.step, "torch AdamW fused": fused.step}
+    if baseline is not None:
+        variants["fastopt.torch.AdamW (baseline)"] = baseline.AdamW(params, **kw).step
     if foreach:
         variants["torch AdamW foreach"] = torch.optim.AdamW(params, **kw, foreach=True).step
 
@@ -108,7 +133,7 @@ def run_case(total: int, count: int, repeats: int, new_grads: bool, foreach: boo
     return {k: statistics.median(v) for k, v in times.items()}, sizes
 
 
-def python_overhead(count: int = 200, size: int = 16, repeats: int = 15, number: int = 200):
+def python_overhead(count: int = 200, size: int = 16, repeats: int = 15, number: int = 200, baseline=None):
     """Per-step Python cost of the wrapper over the raw call, on tiny tensors (the kernel is then
     negligible): minimum over repeats of the mean of ``number`` steps, which a noisy machine
     disturbs least."""
@@ -131,7 +156,10 @@ def python_overhead(count: int = 200, size: int = 16, repeats: int = 15, number:
     t_wrap = min(timeit.repeat(opt.step, number=number, repeat=repeats)) / number
     t_raw = min(timeit.repeat(lambda: F.adamw_(pv, gv, ea, eq, step=1, lr=1e-6), number=number,
                               repeat=repeats)) / number
-    return t_wrap, t_raw
+    t_base = None
+    if baseline is not None:
+        t_base = min(timeit.repeat(baseline.AdamW(params, lr=1e-6).step, number=number, repeat=repeats)) / number
+    return t_wrap, t_raw, t_base
 
 
 def main() -> int:
@@ -142,6 +170,8 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small models, few repeats")
     ap.add_argument("--new-grads", action="store_true", help="fresh grad tensors every step")
     ap.add_argument("--foreach", action="store_true", help="also time torch's foreach AdamW")
+    ap.add_argument("--baseline", default=None, metavar="REV",
+                    help="also time fastopt.torch.AdamW as at this git revision")
     ap.add_argument("--json", default=None, help="write the medians here")
     args = ap.parse_args()
 
@@ -157,9 +187,10 @@ def main() -> int:
     info = fastopt.info()
     print(f"threads {threads}, isa {info.get('isa')}, GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}, "
           f"repeats {repeats}, new grads each step: {args.new_grads}")
+    baseline = load_baseline(args.baseline) if args.baseline else None
     out = {}
     for total, count in cases:
-        med, _ = run_case(total, count, repeats, args.new_grads, args.foreach)
+        med, _ = run_case(total, count, repeats, args.new_grads, args.foreach, baseline)
         raw = med["fastopt.functional.adamw_ (raw)"]
         wrap = med["fastopt.torch.AdamW"]
         print(f"\n{total / 1e6:g}M params in {count} tensors (median step time):")
@@ -167,11 +198,15 @@ def main() -> int:
             print(f"  {name:32s} {t * 1e3:9.3f} ms   {t / wrap:5.2f}x the wrapper's time")
         print(f"  wrapper overhead over the raw kernel: {(wrap / raw - 1) * 100:+.1f}%   "
               f"torch fused / wrapper: {med['torch AdamW fused'] / wrap:.2f}x")
+        if baseline is not None:
+            base = med["fastopt.torch.AdamW (baseline)"]
+            print(f"  wrapper / wrapper at {args.baseline}: {wrap / base:.3f} ({(wrap - base) * 1e6:+.1f} us)")
         out[f"{total}x{count}"] = med
-    t_wrap, t_raw = python_overhead()
+    t_wrap, t_raw, t_base = python_overhead(baseline=baseline)
     print(f"\nPython overhead per step, 200 tensors of 16 elements (min of repeats): wrapper "
-          f"{t_wrap * 1e6:.1f} us, raw call {t_raw * 1e6:.1f} us, difference {(t_wrap - t_raw) * 1e6:.1f} us")
-    out["overhead_200_tensors"] = {"wrapper": t_wrap, "raw": t_raw}
+          f"{t_wrap * 1e6:.1f} us, raw call {t_raw * 1e6:.1f} us, difference {(t_wrap - t_raw) * 1e6:.1f} us"
+          + (f"; wrapper at {args.baseline} {t_base * 1e6:.1f} us" if t_base is not None else ""))
+    out["overhead_200_tensors"] = {"wrapper": t_wrap, "raw": t_raw, "baseline": t_base}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(threads=threads, new_grads=args.new_grads, medians_s=out), f, indent=1)
