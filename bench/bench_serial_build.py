@@ -44,18 +44,9 @@ import subprocess
 import sys
 import time
 
-_ENV = {"GOMP_SPINCOUNT": "1000"}
-_UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+from _bench_env import fix_env
+
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _fix_env() -> None:
-    if all(os.environ.get(k) == v for k, v in _ENV.items()) and not any(k in os.environ for k in _UNSET):
-        return
-    env = dict(os.environ, **_ENV)
-    for k in _UNSET:
-        env.pop(k, None)
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
 def load(path: str, tag: str):
@@ -183,7 +174,7 @@ def bitwise_equal(a_list, b_list) -> bool:
 
 
 def main() -> None:
-    _fix_env()
+    fix_env()
     import numpy as np
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -35,17 +35,8 @@ import statistics
 import sys
 import time
 
-_ENV = {"GOMP_SPINCOUNT": "1000"}
-_UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+from _bench_env import fix_env
 
-
-def _fix_env() -> None:
-    if all(os.environ.get(k) == v for k, v in _ENV.items()) and not any(k in os.environ for k in _UNSET):
-        return
-    env = dict(os.environ, **_ENV)
-    for k in _UNSET:
-        env.pop(k, None)
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
 def sizes_for(total: int, count: int, seed: int = 0):
@@ -163,7 +154,7 @@ def python_overhead(count: int = 200, size: int = 16, repeats: int = 15, number:
 
 
 def main() -> int:
-    _fix_env()
+    fix_env()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=None, help="threads for torch and fastopt (default: all)")
     ap.add_argument("--repeats", type=int, default=30)
