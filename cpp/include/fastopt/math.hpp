@@ -77,6 +77,11 @@ FASTOPT_INLINE float exp_reduced(float r) {
 // The exps' reduction constants: x = n ln2 + r with n = round(x log2(e)).
 inline constexpr float kExpShifter = 12582912.0f;  // 1.5 * 2^23: x + it rounds x to an integer
 inline constexpr float kLog2e = 1.44269504088896341f;
+// The float exp's clamps: above kExpOverflowF (ln(FLT_MAX) = 88.72 plus a margin) e^x is
+// +inf, below kExpUnderflowF (ln of half the smallest subnormal, -103.97, minus a margin) it
+// is 0; clamping there keeps 2^n's integer arithmetic in range, and the results unchanged.
+inline constexpr float kExpOverflowF = 88.8f;
+inline constexpr float kExpUnderflowF = -104.0f;
 inline constexpr float kLn2Hi = 0.693359375f;  // few bits: n * kLn2Hi is exact
 inline constexpr float kLn2Lo = -2.12194440e-4f;  // ln2 - kLn2Hi
 
@@ -86,9 +91,9 @@ inline constexpr float kLn2Lo = -2.12194440e-4f;  // ln2 - kLn2Hi
 // the subnormal range round once.
 FASTOPT_INLINE float exp_sum(float hi, float lo) {
     const float s = hi + lo;
-    const bool over = s > 88.8f;     // overflows to +inf below
-    const bool under = s < -104.0f;  // underflows to 0 below
-    hi = over ? 88.8f : (under ? -104.0f : hi);  // NaN passes through
+    const bool over = s > kExpOverflowF;
+    const bool under = s < kExpUnderflowF;
+    hi = over ? kExpOverflowF : (under ? kExpUnderflowF : hi);  // NaN passes through
     lo = (over || under) ? 0.0f : lo;
     const float t = (hi + lo) * kLog2e + kExpShifter;  // round(s / ln2)
     const float n = t - kExpShifter;
@@ -122,7 +127,7 @@ FASTOPT_INLINE float exp_split(float x, float& er) {
 // n of exp_split<0>'s t.
 FASTOPT_INLINE std::int32_t exp_split_n(float t) { return static_cast<std::int32_t>(bits(t) - bits(kExpShifter)); }
 
-// exp_sum(x, 0) for x already clamped to [-104, 88.8] (or NaN), without the additions of lo:
+// exp_sum(x, 0) for x already clamped to [kExpUnderflowF, kExpOverflowF] (or NaN), without the additions of lo:
 // x + 0.0f cannot be folded away (it turns -0 into +0), so exp_sum(x, 0) pays for them, and
 // for the selects that clamp lo. The same operations otherwise, so the same results.
 FASTOPT_INLINE float exp_clamped(float x) {
@@ -143,9 +148,9 @@ FASTOPT_INLINE float exp_normal(float x) {
 
 // e^x: overflow to +inf above 88.72, gradual underflow, 0 below -103.97.
 FASTOPT_INLINE float exp(float x) {
-    const bool over = x > 88.8f;
-    const bool under = x < -104.0f;
-    return exp_clamped(over ? 88.8f : (under ? -104.0f : x));  // NaN passes through
+    const bool over = x > kExpOverflowF;
+    const bool under = x < kExpUnderflowF;
+    return exp_clamped(over ? kExpOverflowF : (under ? kExpUnderflowF : x));  // NaN passes through
 }
 
 // e^x for x <= 0 (or NaN) only, as in exp(-|x|): no overflow clamp. Equal to exp(x) there,
@@ -155,7 +160,7 @@ FASTOPT_INLINE float exp(float x) {
 // one instruction where exp_clamped needs a shift, a subtraction and two integer additions more.
 FASTOPT_INLINE float exp_nonpositive(float x) {
     float er;
-    const float t = exp_split<190>(x < -104.0f ? -104.0f : x, er);
+    const float t = exp_split<190>(x < kExpUnderflowF ? kExpUnderflowF : x, er);
     return er * from_bits(bits(t) << 23) * 1.08420217248550443e-19f;  // 2^-63
 }
 
@@ -285,8 +290,8 @@ FASTOPT_INLINE float tanh(float x) {
 // exp_nonpositive for 16 floats: the same steps, with 2^n applied by vscalefps, which rounds
 // e_r * 2^n once as exp_nonpositive's two factors do: the same values, three instructions fewer.
 FASTOPT_INLINE __m512 exp16_nonpositive(__m512 x) {
-    const __m512 lo = _mm512_set1_ps(-104.0f);
-    x = _mm512_mask_max_ps(lo, 0xffff, lo, x);  // x < -104 ? -104 : x (NaN: vmaxps returns x)
+    const __m512 lo = _mm512_set1_ps(kExpUnderflowF);
+    x = _mm512_mask_max_ps(lo, 0xffff, lo, x);  // x < lo ? lo : x (NaN: vmaxps returns x)
     const __m512 shifter = _mm512_set1_ps(kExpShifter);
     const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(kLog2e), shifter);
     const __m512 n = _mm512_sub_ps(t, shifter);

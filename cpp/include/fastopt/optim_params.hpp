@@ -6,6 +6,11 @@
 
 namespace fastopt {
 
+// torch.nn.utils.clip_grad_norm_'s coefficient is max_norm / (norm + kClipEps), in the grads'
+// dtype (the kernels' and the binding's clipping both use it).
+inline constexpr double kClipEps = 1e-6;
+
+
 enum class Optimizer : int { sgd, adagrad, rmsprop, adam, lion, lamb };
 
 // Storage types of the arrays a step touches.

@@ -19,6 +19,9 @@
 namespace fastopt {
 namespace {
 
+// NumPy's type number of float16 (NPY_HALF), which pybind11's npy_api does not name.
+constexpr int kNpyHalf = 23;
+
 // The storage type of an array, read from its descriptor without calling into Python (these
 // checks run for every array of a model, every step). bfloat16 is a uint16 view, or
 // ml_dtypes' bfloat16 (a user-defined dtype: its name is the only Python call, made only then).
@@ -30,7 +33,7 @@ bool elem_of(const py::array& a, Elem& e) {
         case py::detail::npy_api::NPY_FLOAT_: e = Elem::f32; return true;
         case py::detail::npy_api::NPY_DOUBLE_: e = Elem::f64; return true;
         case py::detail::npy_api::NPY_USHORT_: e = Elem::bf16; return true;
-        case 23 /* NPY_HALF */: e = Elem::f16; return true;
+        case kNpyHalf: e = Elem::f16; return true;
         default: break;
     }
     if (d.kind() == 'V' && d.itemsize() == 2 && py::str(d).cast<std::string>() == "bfloat16") {
@@ -378,10 +381,10 @@ double clip_grad_norm(py::handle grads_obj, double max_norm, double norm_type, b
     if (elem == Elem::f32) {
         const float n = static_cast<float>(norm);
         norm = n;
-        const float c = (1.0f / (n + 1e-6f)) * static_cast<float>(max_norm);
+        const float c = (1.0f / (n + static_cast<float>(kClipEps))) * static_cast<float>(max_norm);
         coef = c < 1.0f || c != c ? c : 1.0f;
     } else {
-        const double c = (1.0 / (norm + 1e-6)) * max_norm;
+        const double c = (1.0 / (norm + kClipEps)) * max_norm;
         coef = c < 1.0 || c != c ? c : 1.0;
     }
     if (error_if_nonfinite && !std::isfinite(norm))

@@ -310,10 +310,10 @@ double grad_sumsq(const StepRequest& rq, const TensorBlocks& blocks, T scale, bo
 }
 
 // torch.nn.utils.clip_grad_norm_'s coefficient, in T as torch computes it:
-// min(1, max_norm * (1 / (norm + 1e-6))); NaN when the norm is NaN.
+// min(1, max_norm * (1 / (norm + kClipEps))); NaN when the norm is NaN.
 template <class T>
 T clip_coefficient(T norm, double max_norm) {
-    const T coef = (T(1) / (norm + static_cast<T>(1e-6))) * static_cast<T>(max_norm);
+    const T coef = (T(1) / (norm + static_cast<T>(kClipEps))) * static_cast<T>(max_norm);
     return coef < T(1) || coef != coef ? coef : T(1);
 }
 
