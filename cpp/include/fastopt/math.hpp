@@ -569,6 +569,10 @@ inline constexpr double kExpShifterD = 6755399441055744.0;  // 1.5 * 2^52: x + i
 inline constexpr double kLog2eD = 1.4426950408889634074;
 inline constexpr double kLn2HiD = 6.93147180369123816490e-01;  // 32 bits (fdlibm): n * kLn2HiD is exact
 inline constexpr double kLn2LoD = 1.90821492927058770002e-10;  // ln2 - kLn2HiD
+// The double exp's clamps: e^x is +inf from kExpOverflowD (ln(DBL_MAX) = 709.78 plus a
+// margin) and 0 from kExpUnderflowD (below -745.13).
+inline constexpr double kExpOverflowD = 710.0;
+inline constexpr double kExpUnderflowD = -746.0;
 
 // e^x: overflow to +inf above 709.78, gradual underflow (rounded once), 0 below -745.13. Cody-
 // Waite reduction x = n ln2 + r (ln2 in two parts), exp_reduced, and 2^n as two factors
@@ -578,8 +582,8 @@ inline constexpr double kLn2LoD = 1.90821492927058770002e-10;  // ln2 - kLn2HiD
 // Accuracy: see the top of this file; tests/test_accuracy.py checks it through the float64
 // sigmoid.
 FASTOPT_INLINE double exp(double x) {
-    x = x > 710.0 ? 710.0 : x;  // e^710 overflows, as e^x above it; NaN passes through
-    x = x < -746.0 ? -746.0 : x;  // e^-746 rounds to 0
+    x = x > kExpOverflowD ? kExpOverflowD : x;  // NaN passes through
+    x = x < kExpUnderflowD ? kExpUnderflowD : x;
     const double t = x * kLog2eD + kExpShifterD;
     const double n = t - kExpShifterD;
     double r = x - n * kLn2HiD;  // exact
@@ -598,7 +602,7 @@ FASTOPT_INLINE double exp(double x) {
 // so 2^(n + 65) is t's bits shifted into the exponent field, one instruction where exp needs
 // a second shifter sum, three integer operations more and a second product.
 FASTOPT_INLINE double exp_nonpositive(double x) {
-    x = x < -746.0 ? -746.0 : x;  // e^-746 rounds to 0; NaN passes through
+    x = x < kExpUnderflowD ? kExpUnderflowD : x;  // NaN passes through
     constexpr double shifter = kExpShifterD + 1088.0;
     const double t = x * kLog2eD + shifter;
     const double n = t - shifter;
