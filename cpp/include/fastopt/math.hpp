@@ -22,12 +22,10 @@
 //           (exp_nonpositive: the same values for x <= 0, without the overflow clamp)
 //   expm1   valid everywhere
 //   log_sum log of a double in [1, 2^127) (a softmax row sum), to float; NaN passes
-//   log1p   valid for x >= -1 (log1p(-1) = -inf, NaN below)
-//           (log1p_unit: for x in [0, 1] only, branch-free; softplus' log1p(exp(-|z|)))
+//   log1p_unit  log(1 + e) for e in [0, 1] only, branch-free (softplus' log1p(exp(-|z|)))
 //   tanh    valid everywhere; odd, tanh(-0) = -0
-//   erfc    valid everywhere; small relative error down to its underflow near x = 10.05
 //   normal_cdf  valid everywhere; relative error in the left tail too: 6 ULP (8 without FMA),
-//           every float (tools/gelu_ulp.cpp); normal_pdf and exp_neg_half_square 1.1 (1.4)
+//           every float (tools/gelu_ulp.cpp); exp_neg_half_square 1.1 (1.4)
 // NaN propagates through every function.
 #pragma once
 
@@ -85,28 +83,6 @@ inline constexpr float kExpUnderflowF = -104.0f;
 inline constexpr float kLn2Hi = 0.693359375f;  // few bits: n * kLn2Hi is exact
 inline constexpr float kLn2Lo = -2.12194440e-4f;  // ln2 - kLn2Hi
 
-// e^{hi + lo} for hi exact and |lo| <= 2, without rounding hi + lo first: the reduction
-// r = hi - n ln2 is exact, so lo is added to a small r. Cody-Waite reduction with ln2 in two
-// parts, exp_reduced for e^r, and 2^n applied as two factors so results in
-// the subnormal range round once.
-FASTOPT_INLINE float exp_sum(float hi, float lo) {
-    const float s = hi + lo;
-    const bool over = s > kExpOverflowF;
-    const bool under = s < kExpUnderflowF;
-    hi = over ? kExpOverflowF : (under ? kExpUnderflowF : hi);  // NaN passes through
-    lo = (over || under) ? 0.0f : lo;
-    const float t = (hi + lo) * kLog2e + kExpShifter;  // round(s / ln2)
-    const float n = t - kExpShifter;
-    const std::int32_t ni = static_cast<std::int32_t>(bits(t) - bits(kExpShifter));
-    float r = hi - n * kLn2Hi;  // exact
-    r = r + lo;
-    r = r - n * kLn2Lo;
-    const float er = exp_reduced(r);
-    const std::int32_t n1 = ni >> 1;
-    const std::int32_t n2 = ni - n1;
-    return er * pow2i(n1) * pow2i(n2);  // NaN stays NaN through every step
-}
-
 // e^x = e_r * 2^n for the exps below: sets e_r = e^{x - n ln2} with n = round(x / ln2)
 // (Cody-Waite reduction with ln2 in two parts, the first exact, then exp_reduced) and returns
 // t = n + 1.5 * 2^23 + Bias, a float whose low mantissa bits hold n + Bias. Each exp below
@@ -127,9 +103,9 @@ FASTOPT_INLINE float exp_split(float x, float& er) {
 // n of exp_split<0>'s t.
 FASTOPT_INLINE std::int32_t exp_split_n(float t) { return static_cast<std::int32_t>(bits(t) - bits(kExpShifter)); }
 
-// exp_sum(x, 0) for x already clamped to [kExpUnderflowF, kExpOverflowF] (or NaN), without the additions of lo:
-// x + 0.0f cannot be folded away (it turns -0 into +0), so exp_sum(x, 0) pays for them, and
-// for the selects that clamp lo. The same operations otherwise, so the same results.
+// e^x for x already clamped to [kExpUnderflowF, kExpOverflowF] (or NaN): Cody-Waite
+// reduction (exp_split) and 2^n applied as two factors, so results in the subnormal range
+// round once.
 FASTOPT_INLINE float exp_clamped(float x) {
     float er;
     const std::int32_t ni = exp_split_n(exp_split(x, er));
@@ -227,22 +203,6 @@ FASTOPT_INLINE float log_sum(double s) {
     return s == s ? y : static_cast<float>(s);
 }
 
-// log(1 + x): u = 1 + x rounded, then log(u) * x / (u - 1) corrects the rounding of u
-// (Goldberg); x itself when u == 1.
-FASTOPT_INLINE float log1p(float x) {
-    const float u = 1.0f + x;
-    const float um1 = u - 1.0f;
-    const float safe_u = (u > 0.0f && u < 3.0e38f) ? u : 1.0f;  // keep log_positive in range
-    const float safe_um1 = um1 == 0.0f ? 1.0f : um1;
-    float y = log_positive(safe_u) * (x / safe_um1);
-    y = um1 == 0.0f ? x : y;
-    y = u >= 3.0e38f ? log_positive(x) : y;  // u rounded up near the top: log1p(x) = log(x)
-    y = x == -1.0f ? -__builtin_inff() : y;
-    y = x < -1.0f ? __builtin_nanf("") : y;
-    y = x == __builtin_inff() ? x : y;
-    return x != x ? x : y;
-}
-
 // log(1 + e) for e in [0, 1] (or NaN), the range of softplus' log1p(exp(-|z|)), as
 // 2 atanh(s) with s = e / (2 + e) in [0, 1/3]: 2s + s^3 Q(s^2), Q a degree-3 fit to the
 // series 2/3 + 2w/5 + 2w^2/7 + ... on w in [0, 1/9] (truncation < 6e-9 relative). One
@@ -250,8 +210,8 @@ FASTOPT_INLINE float log1p(float x) {
 // correction division. d = 2 + e rounds; its error delta = e - (d - 2) is exact, and
 // e / (d + delta) = s (1 - delta / d) with 1/d taken as 1/2 - e/6 (4% off, on a 2^-24
 // correction). Max 2 ULP over every e (1 ULP for 93%); softplus stays within 2 ULP.
-// No special cases, so no selects: the loop over log1p_unit(exp(...)) vectorizes
-// (log1p above, with its range checks, leaves GCC 12 with PHIs it cannot vectorize).
+// No special cases, so no selects: the loop over log1p_unit(exp(...)) vectorizes (a general
+// log1p, with its range checks, leaves GCC 12 with PHIs it cannot vectorize).
 FASTOPT_INLINE float log1p_unit(float e) {
     const float d = 2.0f + e;
     const float delta = e - (d - 2.0f);
@@ -401,46 +361,6 @@ FASTOPT_INLINE void tanh_array(const float* x, float* y, std::int64_t n) {
 }
 #endif
 
-// -x^2 / 2 as hi + lo with hi exact: x = xh + xl with xh holding 12 significant bits, so
-// xh * xh is exact and lo is small (|lo| <= x^2 / 2048). Rounding x * x instead would cost
-// ~x^2 * 2^-24 relative error in e^{-x^2/2} (dozens of ULP at x = 10). |x| is capped at 16,
-// where e^-128 is already 0 in float, so the square stays finite (NaN passes).
-FASTOPT_INLINE void neg_half_square(float x, float& hi, float& lo) {
-    x = abs(x) > 16.0f ? 16.0f : x;
-    const float xh = from_bits(bits(x) & 0xfffff000u);
-    const float xl = x - xh;
-    hi = -0.5f * (xh * xh);
-    lo = -0.5f * ((2.0f * xh + xl) * xl);
-}
-
-// erfc(z) for z >= 0 as t * e^{P(t) - z^2}, t = 1 / (1 + z/2), P the degree-9 Chebyshev fit
-// of Numerical Recipes' erfcc (fractional error < 1.2e-7). -z^2 = hi + lo (hi exact) is
-// passed in; the small lo joins P in the exponent, and one exp_sum takes both parts.
-FASTOPT_INLINE float erfc_nonneg(float z, float hi, float lo) {
-    const float t = 1.0f / (1.0f + 0.5f * z);
-    float p = 0.17087277f;
-    p = p * t - 0.82215223f;
-    p = p * t + 1.48851587f;
-    p = p * t - 1.13520398f;
-    p = p * t + 0.27886807f;
-    p = p * t - 0.18628806f;
-    p = p * t + 0.09678418f;
-    p = p * t + 0.37409196f;
-    p = p * t + 1.00002368f;
-    p = p * t - 1.26551223f;
-    return t * exp_sum(hi, p + lo);
-}
-
-// erfc(x) = 1 - erf(x), without cancellation for large x; erfc(-x) = 2 - erfc(x).
-FASTOPT_INLINE float erfc(float x) {
-    const float z = abs(x);
-    float hi, lo;
-    neg_half_square(z * 1.41421356237309505f, hi, lo);  // -z^2 (sqrt2 z rounds; see normal_cdf)
-    const float r = erfc_nonneg(z, hi, lo);
-    const float y = x < 0.0f ? 2.0f - r : r;
-    return x != x ? x : y;
-}
-
 // ---- The standard normal distribution, for GELU --------------------------------------------
 //
 // For a = |x|: Phi(-a) = e^{-a^2/2} R(a), where R(a) = Phi(-a) e^{a^2/2} (Mills' ratio over
@@ -535,12 +455,6 @@ FASTOPT_INLINE float normal_tail(float x, float& gauss) {
     return gauss * normal_tail_ratio(a);
 }
 
-// The standard normal density phi(x) = e^{-x^2/2} / sqrt(2 pi). NaN propagates.
-FASTOPT_INLINE float normal_pdf(float x) {
-    const float y = exp_neg_half_square(normal_tail_arg(x)) * 0.39894228040143267794f;
-    return x != x ? x : y;
-}
-
 // ---- float64 ------------------------------------------------------------------------------
 // exp, expm1_nonpositive, log1p_unit, log_sum64, tanh and normal_tail are written out as the float ones are,
 // so loops over them vectorize (std::exp is a scalar libm call: float64 sigmoid ran 8x slower than
@@ -610,7 +524,6 @@ FASTOPT_INLINE double exp_nonpositive(double x) {
     r = r - n * kLn2LoD;
     return exp_reduced(r) * from_bits(bits(t) << 52) * 2.7105054312137610850e-20;  // 2^-65
 }
-FASTOPT_INLINE double expm1(double x) { return std::expm1(x); }
 
 // e^x - 1 for x <= 0 (or NaN; a larger x is taken as 0), elu's: x = n ln2 + r as in exp,
 // e^r - 1 = r + r^2 q(r) with q the Taylor polynomial of degree 12 (truncation 3e-19
@@ -636,7 +549,6 @@ FASTOPT_INLINE double expm1_nonpositive(double x) {
     return x == 0.0 ? x : y;
 }
 FASTOPT_INLINE float expm1_nonpositive(float x) { return expm1(x); }
-FASTOPT_INLINE double log1p(double x) { return std::log1p(x); }
 
 // log(1 + e) for e in [0, 1] (or NaN), softplus' log1p(exp(-|z|)): the float version's
 // 2 atanh(s), s = e / (2 + e) in [0, 1/3], with the series 2s + 2s^3/3 + 2s^5/5 + ... to
@@ -679,7 +591,6 @@ FASTOPT_INLINE double tanh(double x) {
     const double y = ax < 0.625 ? small : sbig;
     return x == 0.0 ? x : y;
 }
-FASTOPT_INLINE double erfc(double x) { return std::erfc(x); }
 
 // a * b - p exactly, for p = a * b rounded: one FMA where the ISA has it, else Dekker's
 // product with a and b split at 26 bits (exact for |a|, |b| < 2^995).
@@ -774,13 +685,6 @@ FASTOPT_INLINE double normal_tail(double x, double& gauss) {
     const auto nn = static_cast<std::int64_t>(bits(tn) - bits(kExpShifterD));
     const auto n1 = static_cast<std::int64_t>(bits(t2) - bits(kExpShifterD));
     return (q * er) * pow2i(n1) * pow2i(nn - n1);
-}
-
-// phi(x) = e^{-x^2/2} / sqrt(2 pi), as the float version. NaN propagates.
-FASTOPT_INLINE double normal_pdf(double x) {
-    double gauss;
-    normal_tail(x, gauss);
-    return x != x ? x : gauss * 0.39894228040143267794;
 }
 
 // The standard normal CDF Phi(x), float or double, with small relative error for x < 0 too
