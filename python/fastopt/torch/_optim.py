@@ -289,9 +289,9 @@ class _FastoptOptimizer(Optimizer):
     # A step uses a group's cached views only while everything they were made from is
     # unchanged: the group and its params list, the state keys its options need, the state
     # object and each param's state dict (their change counts; a plain dict a user assigned is
-    # compared entry by entry), the storage of every param, state tensor, master copy and step
-    # counter (data_ptr: catches ``t.data = ...`` and ``t.set_(...)``), and the grads (identity
-    # and storage). Anything else is rebuilt, so a step never writes memory the optimizer no
+    # compared entry by entry), the storage of every param, state tensor and master copy
+    # (data_ptr: catches ``t.data = ...`` and ``t.set_(...)``; the step counters by their shared
+    # storage's use count, see _record), and the grads (identity and storage). Anything else is rebuilt, so a step never writes memory the optimizer no
     # longer owns, and ``state_dict()`` always shows the state the step used.
 
     def _fresh_state(self, group, active, keys, state) -> List[Dict[int, torch.Tensor]]:
