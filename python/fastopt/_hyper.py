@@ -18,11 +18,11 @@ Where we go beyond torch (all before anything is written, none loosening torch's
   naming it, not a bare comparison error.
 * ``betas`` must be a pair: torch indexes ``betas[0]``/``betas[1]`` (a 1-tuple is an
   ``IndexError``, a 3-tuple passes and fails at the first step).
-* NaN, ``reject_nan=True``: torch's checks are written ``not 0.0 <= x``, which refuses NaN,
-  except SGD's (``lr < 0.0``, ``momentum < 0.0``, ``weight_decay < 0.0``), which let it
-  through, and no optimizer checks SGD's ``dampening``. The classes follow torch
-  (``reject_nan=False``); fastopt.functional passes ``reject_nan=True``, so a NaN
-  hyper-parameter is refused there with the same message (``Invalid learning rate: nan``):
+* NaN: torch's checks are written ``not 0.0 <= x``, which refuses NaN, except SGD's
+  (``lr < 0.0``, ``momentum < 0.0``, ``weight_decay < 0.0``), which let it through, and no
+  optimizer checks SGD's ``dampening``. So ``check_sgd`` alone takes ``reject_nan``: the
+  classes follow torch (False); fastopt.functional passes True, so a NaN hyper-parameter is
+  refused there too, with the same message (``Invalid learning rate: nan``):
   a functional step is the last line before the kernel, and a NaN ``lr`` or ``momentum``
   would silently turn every param into NaN.
 * ``torch_beta_types=True`` (for fastopt.torch) adds torch Adam's rule that the betas be both
@@ -135,9 +135,8 @@ def check_sgd(where: str = "", *, lr: Any, momentum: Any = 0.0, dampening: Any =
 
 
 def check_adagrad(where: str = "", *, lr: Any, lr_decay: Any = 0.0, weight_decay: Any = 0.0,
-                  initial_accumulator_value: Any = 0.0, eps: Any = 1e-10, reject_nan: bool = False) -> None:
-    """torch.optim.Adagrad: every argument >= 0. NaN is refused whatever ``reject_nan`` says
-    (torch's ``not 0.0 <= x``); the keyword is there so that every check takes it."""
+                  initial_accumulator_value: Any = 0.0, eps: Any = 1e-10) -> None:
+    """torch.optim.Adagrad: every argument >= 0 (NaN refused: torch's ``not 0.0 <= x``)."""
     check_lr(where, lr)
     _min0(where, "lr_decay", lr_decay, "Invalid lr_decay value: {}")
     _min0(where, "weight_decay", weight_decay, "Invalid weight_decay value: {}")
@@ -147,9 +146,9 @@ def check_adagrad(where: str = "", *, lr: Any, lr_decay: Any = 0.0, weight_decay
 
 
 def check_rmsprop(where: str = "", *, lr: Any, alpha: Any = 0.99, eps: Any = 1e-8, weight_decay: Any = 0.0,
-                  momentum: Any = 0.0, reject_nan: bool = False) -> None:
-    """torch.optim.RMSprop: every argument >= 0 (NaN refused, ``reject_nan`` or not); alpha has
-    no upper bound (torch's rule)."""
+                  momentum: Any = 0.0) -> None:
+    """torch.optim.RMSprop: every argument >= 0 (NaN refused); alpha has no upper bound
+    (torch's rule)."""
     check_lr(where, lr)
     _min0(where, "eps", eps, "Invalid epsilon value: {}")
     _min0(where, "momentum", momentum, "Invalid momentum value: {}")
@@ -158,9 +157,9 @@ def check_rmsprop(where: str = "", *, lr: Any, alpha: Any = 0.99, eps: Any = 1e-
 
 
 def check_adam(where: str = "", *, lr: Any, betas: Any = (0.9, 0.999), eps: Any = 1e-8, weight_decay: Any = 0.0,
-               reject_nan: bool = False, torch_beta_types: bool = False) -> None:
+               torch_beta_types: bool = False) -> None:
     """torch.optim.Adam / AdamW: lr, eps, weight_decay >= 0, betas a pair in [0, 1) (NaN
-    refused, ``reject_nan`` or not). ``torch_beta_types``: also torch's "betas must be either
+    refused). ``torch_beta_types``: also torch's "betas must be either
     both floats or both Tensors" rule (last, as torch's)."""
     check_lr(where, lr)
     _min0(where, "eps", eps, "Invalid epsilon value: {}")
@@ -170,16 +169,14 @@ def check_adam(where: str = "", *, lr: Any, betas: Any = (0.9, 0.999), eps: Any 
         _torch_beta_types(where, betas)
 
 
-def check_lion(where: str = "", *, lr: Any, betas: Any = (0.9, 0.99), weight_decay: Any = 0.0,
-               reject_nan: bool = False) -> None:
+def check_lion(where: str = "", *, lr: Any, betas: Any = (0.9, 0.99), weight_decay: Any = 0.0) -> None:
     """Lion (not in torch): Adam's checks without eps."""
     check_lr(where, lr)
     _betas(where, betas)
     _min0(where, "weight_decay", weight_decay, "Invalid weight_decay value: {}")
 
 
-def check_lamb(where: str = "", *, lr: Any, betas: Any = (0.9, 0.999), eps: Any = 1e-6, weight_decay: Any = 0.0,
-               reject_nan: bool = False) -> None:
+def check_lamb(where: str = "", *, lr: Any, betas: Any = (0.9, 0.999), eps: Any = 1e-6, weight_decay: Any = 0.0) -> None:
     """LAMB (not in torch): Adam's checks."""
     check_adam(where, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 

@@ -36,9 +36,8 @@ The contract (shared with ``fastopt.reference`` and ``fastopt.optim``) is in
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple, Union
-
 import numbers
+from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -128,8 +127,7 @@ def adagrad_(params: Arrays, grads: Arrays, state_sums: Arrays, *, step: Steps, 
     p -= lr / (1 + (step - 1) * lr_decay) * g / (sqrt(sum) + eps)``.
     ``initial_accumulator_value`` is how ``state_sums`` start (the caller fills them).
     """
-    _hyper.check_adagrad(_where("adagrad_"), lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps,
-                         reject_nan=True)
+    _hyper.check_adagrad(_where("adagrad_"), lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps)
     hyper = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, maximize=maximize)
     return _run("adagrad", params, grads, [("state_sums", state_sums)], hyper, step=step,
                 master_params=master_params, max_grad_norm=max_grad_norm,
@@ -151,7 +149,7 @@ def rmsprop_(params: Arrays, grads: Arrays, square_avgs: Arrays, grad_avgs: OptA
     when ``momentum > 0`` (both start at zero, as torch's).
     """
     _hyper.check_rmsprop(_where("rmsprop_"), lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                         momentum=momentum, reject_nan=True)
+                         momentum=momentum)
     if centered:
         _need("grad_avgs", grad_avgs, "when centered", "rmsprop_")
     if momentum > 0:
@@ -166,8 +164,7 @@ def rmsprop_(params: Arrays, grads: Arrays, square_avgs: Arrays, grad_avgs: OptA
 
 def _adam(name: str, decoupled: bool, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
           step, lr, betas, eps, weight_decay, amsgrad, maximize, common) -> StepResult:
-    _hyper.check_adam(_where(name + "_"), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                      reject_nan=True)
+    _hyper.check_adam(_where(name + "_"), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     if amsgrad:
         _need("max_exp_avg_sqs", max_exp_avg_sqs, "when amsgrad=True", name + "_")
     beta1, beta2 = betas
@@ -218,7 +215,7 @@ def lion_(params: Arrays, grads: Arrays, exp_avgs: Arrays, *, lr: float = 1e-4,
           found_inf: Optional[np.ndarray] = None) -> StepResult:
     """Lion (Chen et al., 2023): ``c = beta1 * m + (1 - beta1) * g;
     p = p * (1 - lr * weight_decay) - lr * sign(c); m = beta2 * m + (1 - beta2) * g``."""
-    _hyper.check_lion(_where("lion_"), lr=lr, betas=betas, weight_decay=weight_decay, reject_nan=True)
+    _hyper.check_lion(_where("lion_"), lr=lr, betas=betas, weight_decay=weight_decay)
     beta1, beta2 = betas
     hyper = dict(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, maximize=maximize)
     return _run("lion", params, grads, [("exp_avgs", exp_avgs)], hyper, master_params=master_params,
@@ -238,7 +235,7 @@ def lamb_(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_avg_sqs: Arrays, 
     per tensor (in float64, fixed blocks: bitwise identical for any thread count); the second
     recomputes u from m, v, p and moves p. (A third, read-only pass with ``max_grad_norm``.)
     """
-    _hyper.check_lamb(_where("lamb_"), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, reject_nan=True)
+    _hyper.check_lamb(_where("lamb_"), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     beta1, beta2 = betas
     hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                  bias_correction=bias_correction, maximize=maximize)
