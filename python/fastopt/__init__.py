@@ -14,41 +14,9 @@ from __future__ import annotations
 from . import functional
 from ._runtime import get_num_threads, info, set_num_threads
 from ._step_result import StepResult
-from .functional import (
-    elu,
-    elu_backward,
-    gelu,
-    gelu_backward,
-    leaky_relu,
-    leaky_relu_backward,
-    prelu,
-    prelu_backward,
-    relu,
-    relu_backward,
-    sigmoid,
-    sigmoid_backward,
-    silu,
-    silu_backward,
-    softplus,
-    softplus_backward,
-    tanh,
-    tanh_backward,
-)
-from .functional import (
-    binary_cross_entropy_with_logits,
-    cross_entropy,
-    dropout,
-    dropout_backward,
-    huber_loss,
-    l1_loss,
-    log_softmax,
-    log_softmax_backward,
-    mse_loss,
-    nll_loss,
-    smooth_l1_loss,
-    softmax,
-    softmax_backward,
-)
+from .functional import _activations, _losses
+from .functional._activations import *  # noqa: F401,F403  (the names in their __all__)
+from .functional._losses import *  # noqa: F401,F403
 
 __version__: str = info()["version"]
 
@@ -61,9 +29,10 @@ __all__ = [
     "get_num_threads",
     "info",
     "set_num_threads",
-    *functional._activations.__all__,
-    *functional._losses.__all__,
 ]
+# += of each module's __all__ (not a starred list): type checkers read it as re-exporting them
+__all__ += _activations.__all__
+__all__ += _losses.__all__
 
 
 def __dir__() -> list[str]:

@@ -20,7 +20,7 @@ is released). In addition:
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 
@@ -94,6 +94,24 @@ def log_softmax_backward(grad_out: ArrayLike, y: ArrayLike, axis: int = -1, out:
     return _core.log_softmax_backward(grad_out, y, axis, out)
 
 
+@overload
+def cross_entropy(
+    logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+    ignore_index: int = ..., reduction: str = ..., label_smoothing: float = ...,
+    grad_scale: float = ..., grad: Literal[True] = ..., out: Out = ...,
+) -> Tuple[Loss, np.ndarray]: ...
+@overload
+def cross_entropy(
+    logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+    ignore_index: int = ..., reduction: str = ..., label_smoothing: float = ...,
+    grad_scale: float = ..., grad: Literal[False], out: Out = ...,
+) -> Loss: ...
+@overload
+def cross_entropy(
+    logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+    ignore_index: int = ..., reduction: str = ..., label_smoothing: float = ...,
+    grad_scale: float = ..., grad: bool = ..., out: Out = ...,
+) -> LossResult: ...
 def cross_entropy(
     logits: ArrayLike,
     target: ArrayLike,
@@ -172,6 +190,24 @@ def cross_entropy(
     )
 
 
+@overload
+def nll_loss(
+    log_probs: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+    ignore_index: int = ..., reduction: str = ..., grad_scale: float = ...,
+    grad: Literal[True] = ..., out: Out = ...,
+) -> Tuple[Loss, np.ndarray]: ...
+@overload
+def nll_loss(
+    log_probs: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+    ignore_index: int = ..., reduction: str = ..., grad_scale: float = ..., grad: Literal[False],
+    out: Out = ...,
+) -> Loss: ...
+@overload
+def nll_loss(
+    log_probs: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+    ignore_index: int = ..., reduction: str = ..., grad_scale: float = ..., grad: bool = ...,
+    out: Out = ...,
+) -> LossResult: ...
 def nll_loss(
     log_probs: ArrayLike,
     target: ArrayLike,
@@ -193,6 +229,21 @@ def nll_loss(
     return _result(_core.nll_loss(log_probs, target, weight, ignore_index, reduction, grad_scale, grad, out), grad)
 
 
+@overload
+def mse_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., *, grad_scale: float = ...,
+    grad: Literal[True] = ..., out: Out = ...,
+) -> Tuple[Loss, np.ndarray]: ...
+@overload
+def mse_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., *, grad_scale: float = ...,
+    grad: Literal[False], out: Out = ...,
+) -> Loss: ...
+@overload
+def mse_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., *, grad_scale: float = ...,
+    grad: bool = ..., out: Out = ...,
+) -> LossResult: ...
 def mse_loss(
     pred: ArrayLike, target: ArrayLike, reduction: str = "mean", *, grad_scale: float = 1.0, grad: bool = True, out: Out = None
 ) -> LossResult:
@@ -204,6 +255,21 @@ def mse_loss(
     return _result(_core.mse_loss(pred, target, reduction, 1.0, grad_scale, grad, out), grad)
 
 
+@overload
+def l1_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., *, grad_scale: float = ...,
+    grad: Literal[True] = ..., out: Out = ...,
+) -> Tuple[Loss, np.ndarray]: ...
+@overload
+def l1_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., *, grad_scale: float = ...,
+    grad: Literal[False], out: Out = ...,
+) -> Loss: ...
+@overload
+def l1_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., *, grad_scale: float = ...,
+    grad: bool = ..., out: Out = ...,
+) -> LossResult: ...
 def l1_loss(
     pred: ArrayLike, target: ArrayLike, reduction: str = "mean", *, grad_scale: float = 1.0, grad: bool = True, out: Out = None
 ) -> LossResult:
@@ -211,6 +277,21 @@ def l1_loss(
     return _result(_core.l1_loss(pred, target, reduction, 1.0, grad_scale, grad, out), grad)
 
 
+@overload
+def smooth_l1_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., beta: float = ..., *,
+    grad_scale: float = ..., grad: Literal[True] = ..., out: Out = ...,
+) -> Tuple[Loss, np.ndarray]: ...
+@overload
+def smooth_l1_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., beta: float = ..., *,
+    grad_scale: float = ..., grad: Literal[False], out: Out = ...,
+) -> Loss: ...
+@overload
+def smooth_l1_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., beta: float = ..., *,
+    grad_scale: float = ..., grad: bool = ..., out: Out = ...,
+) -> LossResult: ...
 def smooth_l1_loss(
     pred: ArrayLike,
     target: ArrayLike,
@@ -227,6 +308,21 @@ def smooth_l1_loss(
     return _result(_core.smooth_l1_loss(pred, target, reduction, beta, grad_scale, grad, out), grad)
 
 
+@overload
+def huber_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., delta: float = ..., *,
+    grad_scale: float = ..., grad: Literal[True] = ..., out: Out = ...,
+) -> Tuple[Loss, np.ndarray]: ...
+@overload
+def huber_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., delta: float = ..., *,
+    grad_scale: float = ..., grad: Literal[False], out: Out = ...,
+) -> Loss: ...
+@overload
+def huber_loss(
+    pred: ArrayLike, target: ArrayLike, reduction: str = ..., delta: float = ..., *,
+    grad_scale: float = ..., grad: bool = ..., out: Out = ...,
+) -> LossResult: ...
 def huber_loss(
     pred: ArrayLike,
     target: ArrayLike,
@@ -242,6 +338,24 @@ def huber_loss(
     return _result(_core.huber_loss(pred, target, reduction, delta, grad_scale, grad, out), grad)
 
 
+@overload
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+    pos_weight: Optional[ArrayLike] = ..., reduction: str = ..., grad_scale: float = ...,
+    grad: Literal[True] = ..., out: Out = ...,
+) -> Tuple[Loss, np.ndarray]: ...
+@overload
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+    pos_weight: Optional[ArrayLike] = ..., reduction: str = ..., grad_scale: float = ...,
+    grad: Literal[False], out: Out = ...,
+) -> Loss: ...
+@overload
+def binary_cross_entropy_with_logits(
+    logits: ArrayLike, target: ArrayLike, *, weight: Optional[ArrayLike] = ...,
+    pos_weight: Optional[ArrayLike] = ..., reduction: str = ..., grad_scale: float = ...,
+    grad: bool = ..., out: Out = ...,
+) -> LossResult: ...
 def binary_cross_entropy_with_logits(
     logits: ArrayLike,
     target: ArrayLike,
