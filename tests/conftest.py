@@ -10,7 +10,7 @@ import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 import pytest
@@ -61,6 +61,8 @@ class Kernel:
     forward   the forward kernel's func, used to make ``y`` for saved='y'
     fixed     keyword arguments always passed (approximate='tanh')
     params    rng -> random keyword arguments (hyper-parameters)
+    torch     for a forward: torch's counterpart, (tensor, **kwargs) -> tensor, as the torch
+              oracle tests call it (their backward comes from autograd); None: torch lacks it
     """
 
     name: str
@@ -69,6 +71,7 @@ class Kernel:
     forward: str = ""
     fixed: Dict[str, Any] = field(default_factory=dict)
     params: Callable = _no_params
+    torch: Optional[Callable] = None
 
     @property
     def backward(self) -> bool:
@@ -105,16 +108,28 @@ class Kernel:
         return (np.asarray(gy, dtype=x.dtype), x)
 
 
+def _tf(name: str, *keys: str, **fixed: Any) -> Callable:
+    """torch.nn.functional.<name>(t, **fixed, **the kwargs named in keys); torch is imported
+    only when it is called."""
+
+    def call(t, **kw):
+        import torch
+
+        return getattr(torch.nn.functional, name)(t, **fixed, **{k: kw[k] for k in keys if k in kw})
+
+    return call
+
+
 FORWARD = [
-    Kernel("sigmoid", "sigmoid"),
-    Kernel("tanh", "tanh"),
-    Kernel("relu", "relu"),
-    Kernel("leaky_relu", "leaky_relu", params=_slope),
-    Kernel("softplus", "softplus", params=_softplus_params),
-    Kernel("elu", "elu", params=_alpha),
-    Kernel("gelu", "gelu", fixed={"approximate": "none"}),
-    Kernel("gelu_tanh", "gelu", fixed={"approximate": "tanh"}),
-    Kernel("silu", "silu"),
+    Kernel("sigmoid", "sigmoid", torch=lambda t, **kw: t.sigmoid()),
+    Kernel("tanh", "tanh", torch=lambda t, **kw: t.tanh()),
+    Kernel("relu", "relu", torch=_tf("relu")),
+    Kernel("leaky_relu", "leaky_relu", params=_slope, torch=_tf("leaky_relu", "negative_slope")),
+    Kernel("softplus", "softplus", params=_softplus_params, torch=_tf("softplus", "beta", "threshold")),
+    Kernel("elu", "elu", params=_alpha, torch=_tf("elu", "alpha")),
+    Kernel("gelu", "gelu", fixed={"approximate": "none"}, torch=_tf("gelu", approximate="none")),
+    Kernel("gelu_tanh", "gelu", fixed={"approximate": "tanh"}, torch=_tf("gelu", approximate="tanh")),
+    Kernel("silu", "silu", torch=_tf("silu")),
 ]
 BACKWARD = [
     Kernel("sigmoid_backward", "sigmoid_backward", saved="y", forward="sigmoid"),
@@ -129,6 +144,7 @@ BACKWARD = [
 ]
 KERNELS = FORWARD + BACKWARD
 KERNEL_BY_NAME = {k.name: k for k in KERNELS}
+TORCH_FORWARD = {k.name: k.torch for k in FORWARD if k.torch is not None}  # the torch oracle's rows
 
 
 # --------------------------------------------------------------------------------------------

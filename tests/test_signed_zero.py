@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import BACKWARD, FORWARD
+from conftest import BACKWARD, FORWARD, TORCH_FORWARD
 
 try:
     import torch
@@ -35,19 +35,6 @@ except ImportError:  # the reference comparisons run without torch
     torch = None
 
 needs_torch = pytest.mark.skipif(torch is None, reason="PyTorch not installed (the second oracle)")
-
-# name -> torch forward, as test_torch_parity.py calls it
-TORCH_FORWARD = {
-    "sigmoid": lambda t, **kw: torch.sigmoid(t),
-    "tanh": lambda t, **kw: torch.tanh(t),
-    "relu": lambda t, **kw: TF.relu(t),
-    "leaky_relu": lambda t, negative_slope=0.01: TF.leaky_relu(t, negative_slope),
-    "softplus": lambda t, beta=1.0, threshold=20.0: TF.softplus(t, beta=beta, threshold=threshold),
-    "elu": lambda t, alpha=1.0: TF.elu(t, alpha=alpha),
-    "gelu": lambda t, approximate="none": TF.gelu(t, approximate=approximate),
-    "gelu_tanh": lambda t, approximate="tanh": TF.gelu(t, approximate=approximate),
-    "silu": lambda t, **kw: TF.silu(t),
-}
 
 # Hyper-parameters: the defaults, and the values where a sign can flip (negative or zero
 # slope / alpha) or the linear branch of softplus is taken early.

@@ -10,25 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import KERNEL_BY_NAME, edge_values, random_points
+from conftest import KERNEL_BY_NAME, TORCH_FORWARD, edge_values, random_points
 
 import fastopt
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
-
-# name -> (torch forward taking (tensor, **kw), fastopt kernel name)
-TORCH_FORWARD = {
-    "sigmoid": lambda t, **kw: torch.sigmoid(t),
-    "tanh": lambda t, **kw: torch.tanh(t),
-    "relu": lambda t, **kw: TF.relu(t),
-    "leaky_relu": lambda t, negative_slope=0.01: TF.leaky_relu(t, negative_slope),
-    "softplus": lambda t, beta=1.0, threshold=20.0: TF.softplus(t, beta=beta, threshold=threshold),
-    "elu": lambda t, alpha=1.0: TF.elu(t, alpha=alpha),
-    "gelu": lambda t, approximate="none": TF.gelu(t, approximate=approximate),
-    "gelu_tanh": lambda t, approximate="tanh": TF.gelu(t, approximate=approximate),
-    "silu": lambda t, **kw: TF.silu(t),
-}
 
 # Agreement "to rounding": fastopt vs torch, both within a few ULP of the truth except where
 # torch's own formula loses accuracy (gelu's left tail); atol is relative to |grad_out|.
