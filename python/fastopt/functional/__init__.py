@@ -22,7 +22,7 @@ from . import _losses
 from ._losses import *  # noqa: F401,F403
 from ._optim import *  # noqa: F401,F403
 
-__all__: list = []  # += of each module's __all__: type checkers read it as re-exporting them
+__all__: list[str] = []  # += of each module's __all__: type checkers read it as re-exporting them
 __all__ += _activations.__all__
 __all__ += _losses.__all__
 __all__ += _optim.__all__
