@@ -202,7 +202,7 @@ def softplus(x, beta=1.0, threshold=20.0):
 
     As in torch, the condition ``beta * x > threshold`` is evaluated in the input dtype.
     The smooth branch is written stably, z = beta * x:
-    log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)).
+    ``log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|))``.
     softplus(-inf) = 0, softplus(+inf) = +inf, NaN -> NaN.
     """
     dtype, x = _operands(x)
@@ -354,11 +354,11 @@ def elu_backward(grad_out, x, alpha=1.0):
 def gelu_backward(grad_out, x, approximate="none"):
     """GELU's gradient.
 
-    approximate='none': grad_x = gy * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2/2) / sqrt(2 pi).
-    approximate='tanh': with s = sigmoid(2u), u = sqrt(2/pi) * (x + 0.044715 x^3),
-    grad_x = gy * (s + x * 2 s (1 - s) * sqrt(2/pi) * (1 + 3 * 0.044715 x^2)).
+    approximate='none': ``grad_x = gy * (Phi(x) + x * phi(x))``, ``phi(x) = exp(-x^2/2) / sqrt(2 pi)``.
+    approximate='tanh': with ``s = sigmoid(2u)``, ``u = sqrt(2/pi) * (x + 0.044715 x^3)``,
+    ``grad_x = gy * (s + x * 2 s (1 - s) * sqrt(2/pi) * (1 + 3 * 0.044715 x^2))``.
     (1 - s) is computed as sigmoid(-2u). The factor (1 + 3 * 0.044715 x^2) is evaluated with
-    x^2 capped at the largest finite double: it only matters where s (1 - s) > 0 (|x| < ~30),
+    x^2 capped at the largest finite double: it only matters where s (1 - s) > 0 (``|x| < ~30``),
     and the cap keeps 0 * inf out of finite inputs. At x = +-inf both forms give NaN
     (inf * 0), as torch does.
     """

@@ -215,15 +215,16 @@ def cross_entropy(
     """Softmax cross-entropy and its gradient (torch.nn.functional.cross_entropy).
 
     With logp = log_softmax(x) over the class axis, p = exp(logp), w the class weights
-    (ones if None), eps = label_smoothing, C classes:
+    (ones if None), eps = label_smoothing, C classes::
 
-    index targets t:  loss_i = (1 - eps) w_t (-logp_t) + eps/C sum_c w_c (-logp_c), 0 if
-                      t == ignore_index;  'mean' divides by sum of w_t over non-ignored.
-                      d loss_i / d x_j = (1 - eps) w_t (p_j - [j == t]) + eps/C (W p_j - w_j),
-                      W = sum_c w_c.
-    prob. targets q:  qs = (1 - eps) q + eps/C;  loss_i = -sum_c w_c qs_c logp_c;
-                      'mean' divides by the number of samples.
-                      d loss_i / d x_j = (sum_c w_c qs_c) p_j - w_j qs_j.
+        index targets t:  loss_i = (1 - eps) w_t (-logp_t) + eps/C sum_c w_c (-logp_c), 0 if
+                          t == ignore_index;  'mean' divides by sum of w_t over non-ignored.
+                          d loss_i / d x_j = (1 - eps) w_t (p_j - [j == t]) + eps/C (W p_j - w_j),
+                          W = sum_c w_c.
+        prob. targets q:  qs = (1 - eps) q + eps/C;  loss_i = -sum_c w_c qs_c logp_c;
+                          'mean' divides by the number of samples.
+                          d loss_i / d x_j = (sum_c w_c qs_c) p_j - w_j qs_j.
+
     The gradient returned is that of grad_scale * (reduced loss).
     """
     x, xl, t, prob, w, C = _class_operands(x=logits, target=target, weight=weight, ignore_index=ignore_index,
@@ -317,15 +318,15 @@ def mse_loss(pred, target, reduction="mean", *, grad_scale=1.0, grad=True):
 
 
 def l1_loss(pred, target, reduction="mean", *, grad_scale=1.0, grad=True):
-    """loss = |pred - target|, gradient sign(pred - target) (0 at 0)."""
+    """``loss = |pred - target|``, gradient ``sign(pred - target)`` (0 at 0)."""
     a, p, t = _pointwise(pred, target, reduction)
     d = (p - t).astype(a.dtype).astype(np.float64)
     return _finish(a, np.abs(d), _sign(d), reduction, grad_scale, grad)
 
 
 def smooth_l1_loss(pred, target, reduction="mean", beta=1.0, *, grad_scale=1.0, grad=True):
-    """loss = 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta; gradient d / beta or sign(d).
-    beta == 0 is l1_loss (torch)."""
+    """``loss = 0.5 d^2 / beta if |d| < beta else |d| - 0.5 beta``; gradient ``d / beta`` or
+    ``sign(d)``. ``beta == 0`` is l1_loss (torch)."""
     if not beta >= 0:
         raise ValueError(f"fastopt: beta must be >= 0, got {beta}")
     if beta == 0:
@@ -341,7 +342,8 @@ def smooth_l1_loss(pred, target, reduction="mean", beta=1.0, *, grad_scale=1.0, 
 
 
 def huber_loss(pred, target, reduction="mean", delta=1.0, *, grad_scale=1.0, grad=True):
-    """loss = 0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta); gradient clip(d, -delta, delta)."""
+    """``loss = 0.5 d^2 if |d| < delta else delta (|d| - 0.5 delta)``; gradient
+    ``clip(d, -delta, delta)``."""
     if not delta > 0:
         raise ValueError(f"fastopt: delta must be > 0, got {delta}")
     a, p, t = _pointwise(pred, target, reduction)
@@ -357,10 +359,11 @@ def huber_loss(pred, target, reduction="mean", delta=1.0, *, grad_scale=1.0, gra
 def binary_cross_entropy_with_logits(
     logits, target, *, weight=None, pos_weight=None, reduction="mean", grad_scale=1.0, grad=True
 ):
-    """With lw = (pw - 1) t + 1 (pw = pos_weight, 1 if None), w = weight (1 if None):
+    """With lw = (pw - 1) t + 1 (pw = pos_weight, 1 if None), w = weight (1 if None)::
 
-    loss = w ((1 - t) x + lw (log1p(exp(-|x|)) + max(-x, 0)))   (= w (-(pw t log s + (1-t) log(1-s))))
-    grad = w (lw sigmoid(x) - pw t),  s = sigmoid(x).
+        loss = w ((1 - t) x + lw (log1p(exp(-|x|)) + max(-x, 0)))   (= w (-(pw t log s + (1-t) log(1-s))))
+        grad = w (lw sigmoid(x) - pw t),  s = sigmoid(x).
+
     weight and pos_weight broadcast to the logits' shape."""
     a, x, t = _pointwise(logits, target, reduction, ("logits", "target"))
 
