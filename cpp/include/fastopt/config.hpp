@@ -33,7 +33,7 @@
 // or with -fopenmp-simd plus -DFASTOPT_OPENMP_SIMD (GCC and Clang define no macro for
 // -fopenmp-simd). Without either, every kernel loop is left to the auto-vectorizer, which
 // takes the plain elementwise ones but not the reductions and row statistics: softmax,
-// cross_entropy, several losses and the gradient norm then run scalar, 2.5-7x slower. So a C++
+// cross_entropy, several losses and the gradient norm then run scalar, several times slower. So a C++
 // build of these headers without OpenMP should pass `-fopenmp-simd -DFASTOPT_OPENMP_SIMD`
 // (GCC, Clang); fastopt's own serial build does, and so does the CMake target fastopt::kernels.
 // FASTOPT_SIMD_PRAGMAS says which way this translation unit went (fastopt.info()).

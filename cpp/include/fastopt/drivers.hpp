@@ -23,7 +23,7 @@ FASTOPT_NAMESPACE_BEGIN
 // ternary only (leaky_relu's x * a, elu's expm1(x) * a) that reload is a conditional load,
 // which GCC neither hoists nor if-converts: the loop stays scalar with a data-dependent
 // branch. That is what OpenMP's outlined region saw (the lambda's captures are pointers into
-// the caller's frame): leaky_relu and elu ran ~20x slower on 2 threads than on 1. A local
+// the caller's frame), an order of magnitude slower than the vector loop. A local
 // whose address is never taken lives in registers and aliases nothing. Every driver that
 // passes parameters to a rule keeps to this.
 
@@ -44,9 +44,7 @@ struct has_forward_array<Rule, T, Coef,
 // each block, ask for the input lines of the next one (__builtin_prefetch into L1). Without
 // it a compute-heavy rule over arrays in DRAM ran at about (compute time + copy time): the
 // hardware prefetchers did not run far enough ahead of a loop that spends ~20 cycles per
-// line, so nearly every load missed. Measured at 2^24 floats on one thread (fastopt calls,
-// alternating processes, min of 5): softplus 14.6 -> 9.4 ms, gelu(tanh) 13.4 -> 8.2,
-// elu 12.3 -> 7.2, sigmoid 9.4 -> 7.3, its backward 18.9 -> 11.8; a copy takes 5.9 ms.
+// line, so nearly every load missed; with it such a rule runs at close to copy speed.
 // Prefetching the output as well (prefetchw) was slower. kStreamBlock is a multiple of
 // kAlign, so an element is computed the same way (vector lanes; a remainder loop only at
 // the array's end) for any thread count. A chunk whose input fits in kStreamMinBytes (L2 on
@@ -86,7 +84,7 @@ void unary_map(const T* x, T* y, std::int64_t n, const Coef& coef, int threads) 
         const Coef c = coef;  // see above: a local, not a reference into the caller's frame
         // The block body is called from three places in stream_blocks and GCC may keep it out
         // of line; it then reads its captures through `this`, so it takes its own local copy
-        // too (elu's loop was left scalar, 14x slower, when the copy was only in the caller).
+        // too (with the copy only in the caller, GCC can leave elu's loop scalar).
         stream_blocks(begin, end, x, static_cast<const T*>(nullptr), [x, y, c](std::int64_t lo, std::int64_t hi) {
             const Coef cb = c;
             if constexpr (has_forward_array<Rule, T, Coef>::value) {
@@ -162,7 +160,7 @@ FASTOPT_INLINE Blocks make_blocks(std::int64_t n, std::int64_t min_block, std::i
 // sum of f(x[i]) for i in [lo, hi), in double, in a fixed order that depends on neither the
 // ISA nor the thread count: kSumLanes running sums (lane j takes i = j mod kSumLanes), added
 // up at the end, then the tail. Written out instead of an `omp simd reduction`, which GCC 12
-// left scalar when the loop sat in a lambda run by an OpenMP region (6x slower than 1 thread).
+// leaves scalar when the loop sits in a lambda run by an OpenMP region.
 constexpr int kSumLanes = 16;
 
 template <class T, class F>
@@ -191,8 +189,8 @@ struct Scratch {
 
 // body(block) for block in [0, count): thread t of the team takes a contiguous run of blocks
 // (as for_each_block does). Reductions inside a body: use sum_lanes, not an `omp simd
-// reduction`, which GCC 12 compiled as scalar code once the body was inlined into the
-// OpenMP region (a float->double sum ran 6x slower on 2 threads than on 1).
+// reduction`, which GCC 12 compiles as scalar code once the body is inlined into the
+// OpenMP region.
 template <class Body>
 void parallel_blocks(std::int64_t count, int threads, const Body& body) {
     const int team = threads < count ? threads : static_cast<int>(count);
@@ -222,9 +220,8 @@ void parallel_blocks(std::int64_t count, int threads, const Body& body) {
 // the last first(b) runs join(): nobody waits at a barrier for a thread that is not there yet.
 // That is the point. With a sleeping OpenMP pool (parallel.hpp) a worker starts 25-50 us after
 // the fork on this project's VMs; with fixed shares and a barrier between the passes the caller
-// slept there and needed waking in turn. cross_entropy (65536, 10) on 2 threads,
-// GOMP_SPINCOUNT=1000: 0.43-0.50 ms (median) with its pass over the targets as a region of its
-// own, 0.30 ms with a spinning pool. Which thread runs a block never changes what it computes,
+// slept there and needed waking in turn, which cost a small cross_entropy about a third of
+// its time. Which thread runs a block never changes what it computes,
 // so results stay bitwise identical for any thread count (callers combine per-block values in
 // block order).
 template <class First, class Join, class Second>

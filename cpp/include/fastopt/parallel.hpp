@@ -89,7 +89,7 @@ constexpr std::int64_t kGrain = 32768;
 // spins (libgomp's default) forks in a few microseconds. One that sleeps (OMP_WAIT_POLICY=
 // passive, or GOMP_SPINCOUNT below 10000, the setting that keeps 2-vCPU VMs usable: see
 // fastopt.bench) pays a futex wake-up per region: ~25 us on this project's VMs, as long as an
-// Adam step over 2^16 floats on one thread, which then ran 2x slower on 2 threads than on 1.
+// Adam step over 2^16 floats takes on one thread, so such a step would be slower on 2 threads.
 // So with a sleeping pool every grain is kSleepingPoolFactor times larger. Read once from the
 // environment, as libgomp itself reads it; fastopt.info() reports the factor.
 constexpr std::int64_t kSleepingPoolFactor = 4;
@@ -148,8 +148,7 @@ void parallel_for(std::int64_t n, std::int64_t grain, int threads, const Body& b
 
 // parallel_for with its chunks aligned in memory. NumPy's data pointers are 16 bytes past a
 // 64-byte boundary, so every 64-byte vector store of a kernel writing from element 0 spans
-// two cache lines; relu over 2^24 floats took 7.0 ms so, 5.3 ms aligned (sigmoid 7.0 / 6.3,
-// tanh 5.8 / 5.4; one thread). So the first `head` elements, those before anchor + head is
+// two cache lines (up to ~25% of a light kernel's time at DRAM sizes). So the first `head` elements, those before anchor + head is
 // 64-byte aligned (fewer than one vector: anchor points at elements of elem_size bytes, the
 // array the kernel writes), go to body(0, head) on their own, and [head, n) is split as
 // parallel_for splits [0, n). An element's code path (vector lanes, or the loop remainder at
