@@ -1,7 +1,8 @@
 """Hyper-parameter checks of the optimizers: one function per optimizer, shared by every layer.
 
-fastopt.functional (the ``*_`` steps), fastopt.optim (the NumPy classes) and fastopt.torch
-(the torch.optim subclasses) all call these, so a rule and its message live in one place.
+Each optimizer's spec (``fastopt._optim_specs``) names its check, and fastopt.functional (the
+``*_`` steps), fastopt.optim (the NumPy classes) and fastopt.torch (the torch.optim subclasses)
+all call it through the spec, so a rule and its message live in one place.
 Each ``check_*`` raises (``ValueError`` for a bad value, ``TypeError`` for a wrong type)
 or returns None; it never converts or writes anything.
 

@@ -36,12 +36,12 @@ The contract (shared with ``fastopt.reference`` and ``fastopt.optim``) is in
 
 from __future__ import annotations
 
-import numbers
-from typing import Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .. import _core, _hyper
+from .._optim_specs import ADAGRAD, ADAM, ADAMW, LAMB, LION, RMSPROP, SGD, OptimSpec, scalar
 from .._step_result import StepResult
 
 __all__ = [
@@ -60,188 +60,147 @@ OptArrays = Optional[Arrays]
 Steps = Union[int, Sequence[int]]
 
 
-def _count(params: Arrays) -> int:
-    return 1 if isinstance(params, np.ndarray) else len(params)
-
-
 def _where(fn: str) -> str:
     return f"fastopt.functional.{fn}"
 
 
-def _need(name: str, arrays: OptArrays, why: str, fn: str) -> None:
-    if arrays is None:
-        raise ValueError(f"{_where(fn)}: {name} are required {why}")
-
-
-def _scalar(x):
-    """A checked hyper-parameter as a Python scalar (a 1-element array or tensor by .item())."""
-    return x if isinstance(x, numbers.Number) or not hasattr(x, "item") else x.item()
-
-
-def _run(name, params, grads, states, hyper, *, step=1, first=False, master_params=None,
-         max_grad_norm=None, grad_scale=None, found_inf=None) -> StepResult:
-    where = _where(name + "_")
-    _hyper.check_max_grad_norm(where, max_grad_norm)
-    _hyper.check_grad_scale(where, grad_scale)
-    hyper = {k: _scalar(v) for k, v in hyper.items()}
+def _run(spec: OptimSpec, group: Mapping[str, Any], params, grads, states, *, step: Any = 1,
+         first: Any = False, master_params=None, max_grad_norm=None, grad_scale=None,
+         found_inf=None) -> StepResult:
+    """One call of ``spec``'s kernel: ``states`` are the kernel's state lists
+    (``spec.kernel_states``), the hyper dict comes from ``group`` (``spec.kernel_hyper``). No
+    hyper-parameter checks: the callers make them (``_step`` below; fastopt.torch at
+    construction, as torch.optim). The kernel checks every array before it writes any."""
     norm, inf, skipped = _core.optimizer_step(
-        name, params, grads, states, master_params, step, first, hyper,
-        1.0 if grad_scale is None else float(_scalar(grad_scale)),
-        None if max_grad_norm is None else _scalar(max_grad_norm), found_inf)
+        spec.kernel, params, grads, states, master_params, step, first, spec.kernel_hyper(group),
+        1.0 if grad_scale is None else float(scalar(grad_scale)),
+        None if max_grad_norm is None else scalar(max_grad_norm), found_inf)
     return StepResult(norm, bool(inf), bool(skipped))
 
 
+def _step(spec: OptimSpec, params, grads, arrays: Sequence[OptArrays], group: Mapping[str, Any], *,
+          step: Any = 1, first: Any = False, master_params=None, max_grad_norm=None, grad_scale=None,
+          found_inf=None) -> StepResult:
+    """A functional step (and a fastopt.optim group's): check ``group``'s hyper-parameters
+    (NaN refused everywhere), that the state lists its options need are there, then ``_run``.
+    ``arrays``: one entry per ``spec.states``, in order."""
+    where = _where(spec.kernel + "_")
+    spec.validate(where, group, reject_nan=True)
+    for s, a in zip(spec.states, arrays):
+        if a is None and s.when is not None and s.exists(group):
+            raise ValueError(f"{where}: {s.arg} are required when {s.when}")
+    _hyper.check_max_grad_norm(where, max_grad_norm)
+    _hyper.check_grad_scale(where, grad_scale)
+    return _run(spec, group, params, grads, spec.kernel_states(group, arrays), step=step, first=first,
+                master_params=master_params, max_grad_norm=max_grad_norm, grad_scale=grad_scale,
+                found_inf=found_inf)
+
+
+def _documented(spec: OptimSpec, summary: str, notes: str = "") -> Callable:
+    """Set a step's docstring: ``summary``, the spec's formula, the state lists its options
+    need, and ``notes``."""
+    needs = "\n".join(f"``{s.arg}`` are needed when {s.when}." for s in spec.states if s.when is not None)
+    parts = [p for p in (summary, spec.formula, needs, notes) if p]
+
+    def set_doc(fn):
+        fn.__doc__ = "\n\n".join(parts)
+        return fn
+
+    return set_doc
+
+
+@_documented(SGD, "SGD with momentum, dampening, Nesterov and L2 weight decay, as ``torch.optim.SGD``.",
+             "``first_step`` (bool or one per tensor) marks buffers with no history yet, whose\n"
+             "contents are ignored (torch's ``momentum_buffer is None``).")
 def sgd_(params: Arrays, grads: Arrays, momentum_buffers: OptArrays = None, *, lr: float,
          momentum: float = 0.0, dampening: float = 0.0, nesterov: bool = False,
          weight_decay: float = 0.0, maximize: bool = False,
          first_step: Union[bool, Sequence[bool]] = False, master_params: OptArrays = None,
          max_grad_norm: Optional[float] = None, grad_scale: Optional[float] = None,
          found_inf: Optional[np.ndarray] = None) -> StepResult:
-    """SGD with momentum, dampening, Nesterov and L2 weight decay, as ``torch.optim.SGD``.
-
-    ``g = -g if maximize; g += weight_decay * p; buf = momentum * buf + (1 - dampening) * g``
-    (``buf = g`` where ``first_step``); ``g = g + momentum * buf`` if nesterov else ``buf``;
-    ``p -= lr * g``. ``momentum_buffers`` are needed when ``momentum != 0``;
-    ``first_step`` (bool or one per tensor) marks buffers with no history yet, whose
-    contents are ignored (torch's ``momentum_buffer is None``).
-    """
-    _hyper.check_sgd(_where("sgd_"), lr=lr, momentum=momentum, dampening=dampening,
-                     weight_decay=weight_decay, nesterov=nesterov, reject_nan=True)
-    if momentum != 0:
-        _need("momentum_buffers", momentum_buffers, "when momentum != 0", "sgd_")
-    hyper = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
-                 weight_decay=weight_decay, maximize=maximize)
-    states = [("momentum_buffers", momentum_buffers if momentum != 0 else None)]
-    return _run("sgd", params, grads, states, hyper, first=first_step, master_params=master_params,
-                max_grad_norm=max_grad_norm, grad_scale=grad_scale, found_inf=found_inf)
+    hypers = dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
+                  weight_decay=weight_decay, maximize=maximize)
+    return _step(SGD, params, grads, [momentum_buffers], hypers, first=first_step, master_params=master_params,
+                 max_grad_norm=max_grad_norm, grad_scale=grad_scale, found_inf=found_inf)
 
 
+@_documented(ADAGRAD, "Adagrad, as ``torch.optim.Adagrad``.",
+             "``initial_accumulator_value`` is how ``state_sums`` start (the caller fills them).")
 def adagrad_(params: Arrays, grads: Arrays, state_sums: Arrays, *, step: Steps, lr: float = 1e-2,
              lr_decay: float = 0.0, weight_decay: float = 0.0, eps: float = 1e-10,
              maximize: bool = False, master_params: OptArrays = None,
              max_grad_norm: Optional[float] = None, grad_scale: Optional[float] = None,
              found_inf: Optional[np.ndarray] = None) -> StepResult:
-    """Adagrad, as ``torch.optim.Adagrad``.
-
-    ``g = -g if maximize; g += weight_decay * p; sum += g * g;
-    p -= lr / (1 + (step - 1) * lr_decay) * g / (sqrt(sum) + eps)``.
-    ``initial_accumulator_value`` is how ``state_sums`` start (the caller fills them).
-    """
-    _hyper.check_adagrad(_where("adagrad_"), lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps)
-    hyper = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, maximize=maximize)
-    return _run("adagrad", params, grads, [("state_sums", state_sums)], hyper, step=step,
-                master_params=master_params, max_grad_norm=max_grad_norm,
-                grad_scale=grad_scale, found_inf=found_inf)
+    hypers = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps, maximize=maximize)
+    return _step(ADAGRAD, params, grads, [state_sums], hypers, step=step, master_params=master_params,
+                 max_grad_norm=max_grad_norm, grad_scale=grad_scale, found_inf=found_inf)
 
 
+@_documented(RMSPROP, "RMSprop, as ``torch.optim.RMSprop``.", "The state starts at zero, as torch's.")
 def rmsprop_(params: Arrays, grads: Arrays, square_avgs: Arrays, grad_avgs: OptArrays = None,
              momentum_buffers: OptArrays = None, *, lr: float = 1e-2, alpha: float = 0.99,
              eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0,
              centered: bool = False, maximize: bool = False, master_params: OptArrays = None,
              max_grad_norm: Optional[float] = None, grad_scale: Optional[float] = None,
              found_inf: Optional[np.ndarray] = None) -> StepResult:
-    """RMSprop, as ``torch.optim.RMSprop``.
-
-    ``g = -g if maximize; g += weight_decay * p; sq = alpha * sq + (1 - alpha) * g * g``;
-    centered: ``ga = lerp(ga, g, 1 - alpha); avg = sqrt(sq - ga * ga) + eps``, else
-    ``avg = sqrt(sq) + eps``; with momentum ``buf = momentum * buf + g / avg; p -= lr * buf``,
-    else ``p -= lr * g / avg``. ``grad_avgs`` are needed when centered, ``momentum_buffers``
-    when ``momentum > 0`` (both start at zero, as torch's).
-    """
-    _hyper.check_rmsprop(_where("rmsprop_"), lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
-                         momentum=momentum)
-    if centered:
-        _need("grad_avgs", grad_avgs, "when centered", "rmsprop_")
-    if momentum > 0:
-        _need("momentum_buffers", momentum_buffers, "when momentum > 0", "rmsprop_")
-    hyper = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                 centered=centered, maximize=maximize)
-    states = [("square_avgs", square_avgs), ("grad_avgs", grad_avgs if centered else None),
-              ("momentum_buffers", momentum_buffers if momentum > 0 else None)]
-    return _run("rmsprop", params, grads, states, hyper, master_params=master_params,
-                max_grad_norm=max_grad_norm, grad_scale=grad_scale, found_inf=found_inf)
+    hypers = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                  centered=centered, maximize=maximize)
+    return _step(RMSPROP, params, grads, [square_avgs, grad_avgs, momentum_buffers], hypers,
+                 master_params=master_params, max_grad_norm=max_grad_norm, grad_scale=grad_scale,
+                 found_inf=found_inf)
 
 
-def _adam(name: str, decoupled: bool, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs,
-          step, lr, betas, eps, weight_decay, amsgrad, maximize, common) -> StepResult:
-    _hyper.check_adam(_where(name + "_"), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-    if amsgrad:
-        _need("max_exp_avg_sqs", max_exp_avg_sqs, "when amsgrad=True", name + "_")
-    beta1, beta2 = betas
-    hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                 amsgrad=amsgrad, maximize=maximize, decoupled=decoupled)
-    states = [("exp_avgs", exp_avgs), ("exp_avg_sqs", exp_avg_sqs),
-              ("max_exp_avg_sqs", max_exp_avg_sqs if amsgrad else None)]
-    return _run(name, params, grads, states, hyper, step=step, **common)
-
-
+@_documented(ADAM, "Adam with L2 weight decay, as ``torch.optim.Adam``.",
+             "One pass: reads p, g, m, v and writes p, m, v (28 bytes per float32 element).")
 def adam_(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_avg_sqs: Arrays,
           max_exp_avg_sqs: OptArrays = None, *, step: Steps, lr: float = 1e-3,
           betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
           weight_decay: float = 0.0, amsgrad: bool = False, maximize: bool = False,
           master_params: OptArrays = None, max_grad_norm: Optional[float] = None,
           grad_scale: Optional[float] = None, found_inf: Optional[np.ndarray] = None) -> StepResult:
-    """Adam with L2 weight decay, as ``torch.optim.Adam``.
-
-    ``g = -g if maximize; g += weight_decay * p; m = lerp(m, g, 1 - beta1);
-    v = beta2 * v + (1 - beta2) * g * g`` (amsgrad: ``v = vmax = max(vmax, v)``);
-    ``p -= lr / (1 - beta1**step) * m / (sqrt(v) / sqrt(1 - beta2**step) + eps)``.
-    One pass: reads p, g, m, v and writes p, m, v (28 bytes per float32 element).
-    """
-    common = dict(master_params=master_params, max_grad_norm=max_grad_norm,
-                  grad_scale=grad_scale, found_inf=found_inf)
-    return _adam("adam", False, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr,
-                 betas, eps, weight_decay, amsgrad, maximize, common)
+    hypers = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+    return _step(ADAM, params, grads, [exp_avgs, exp_avg_sqs, max_exp_avg_sqs], hypers, step=step,
+                 master_params=master_params, max_grad_norm=max_grad_norm, grad_scale=grad_scale,
+                 found_inf=found_inf)
 
 
+@_documented(ADAMW, "AdamW (decoupled weight decay), as ``torch.optim.AdamW``.")
 def adamw_(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_avg_sqs: Arrays,
            max_exp_avg_sqs: OptArrays = None, *, step: Steps, lr: float = 1e-3,
            betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
            weight_decay: float = 1e-2, amsgrad: bool = False, maximize: bool = False,
            master_params: OptArrays = None, max_grad_norm: Optional[float] = None,
            grad_scale: Optional[float] = None, found_inf: Optional[np.ndarray] = None) -> StepResult:
-    """AdamW (decoupled weight decay), as ``torch.optim.AdamW``: ``p *= 1 - lr * weight_decay``
-    first, then Adam's update without the L2 term."""
-    common = dict(master_params=master_params, max_grad_norm=max_grad_norm,
-                  grad_scale=grad_scale, found_inf=found_inf)
-    return _adam("adamw", True, params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, step, lr,
-                 betas, eps, weight_decay, amsgrad, maximize, common)
+    hypers = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize)
+    return _step(ADAMW, params, grads, [exp_avgs, exp_avg_sqs, max_exp_avg_sqs], hypers, step=step,
+                 master_params=master_params, max_grad_norm=max_grad_norm, grad_scale=grad_scale,
+                 found_inf=found_inf)
 
 
+@_documented(LION, "Lion (Chen et al., 2023).")
 def lion_(params: Arrays, grads: Arrays, exp_avgs: Arrays, *, lr: float = 1e-4,
           betas: Tuple[float, float] = (0.9, 0.99), weight_decay: float = 0.0,
           maximize: bool = False, master_params: OptArrays = None,
           max_grad_norm: Optional[float] = None, grad_scale: Optional[float] = None,
           found_inf: Optional[np.ndarray] = None) -> StepResult:
-    """Lion (Chen et al., 2023): ``c = beta1 * m + (1 - beta1) * g;
-    p = p * (1 - lr * weight_decay) - lr * sign(c); m = beta2 * m + (1 - beta2) * g``."""
-    _hyper.check_lion(_where("lion_"), lr=lr, betas=betas, weight_decay=weight_decay)
-    beta1, beta2 = betas
-    hyper = dict(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, maximize=maximize)
-    return _run("lion", params, grads, [("exp_avgs", exp_avgs)], hyper, master_params=master_params,
-                max_grad_norm=max_grad_norm, grad_scale=grad_scale, found_inf=found_inf)
+    hypers = dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize)
+    return _step(LION, params, grads, [exp_avgs], hypers, master_params=master_params,
+                 max_grad_norm=max_grad_norm, grad_scale=grad_scale, found_inf=found_inf)
 
 
+@_documented(LAMB, "LAMB (You et al., 2020).",
+             "Two passes over memory: the first updates m and v and sums ``||p||^2`` and ``||u||^2``\n"
+             "per tensor (in float64, fixed blocks: bitwise identical for any thread count); the second\n"
+             "recomputes u from m, v, p and moves p. (A third, read-only pass with ``max_grad_norm``.)")
 def lamb_(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_avg_sqs: Arrays, *, step: Steps,
           lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-6,
           weight_decay: float = 0.0, bias_correction: bool = True, maximize: bool = False,
           master_params: OptArrays = None, max_grad_norm: Optional[float] = None,
           grad_scale: Optional[float] = None, found_inf: Optional[np.ndarray] = None) -> StepResult:
-    """LAMB (You et al., 2020), per tensor: Adam's moments, then
-    ``u = m_hat / (sqrt(v_hat) + eps) + weight_decay * p``, ``r = ||p|| / ||u||`` (1 if
-    either is 0), ``p -= lr * r * u``.
-
-    Two passes over memory: the first updates m and v and sums ``||p||^2`` and ``||u||^2``
-    per tensor (in float64, fixed blocks: bitwise identical for any thread count); the second
-    recomputes u from m, v, p and moves p. (A third, read-only pass with ``max_grad_norm``.)
-    """
-    _hyper.check_lamb(_where("lamb_"), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-    beta1, beta2 = betas
-    hyper = dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
-                 bias_correction=bias_correction, maximize=maximize)
-    states = [("exp_avgs", exp_avgs), ("exp_avg_sqs", exp_avg_sqs)]
-    return _run("lamb", params, grads, states, hyper, step=step, master_params=master_params,
-                max_grad_norm=max_grad_norm, grad_scale=grad_scale, found_inf=found_inf)
+    hypers = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, bias_correction=bias_correction,
+                  maximize=maximize)
+    return _step(LAMB, params, grads, [exp_avgs, exp_avg_sqs], hypers, step=step, master_params=master_params,
+                 max_grad_norm=max_grad_norm, grad_scale=grad_scale, found_inf=found_inf)
 
 
 def clip_grad_norm_(grads: Arrays, max_norm: float, norm_type: float = 2.0,
@@ -257,6 +216,6 @@ def clip_grad_norm_(grads: Arrays, max_norm: float, norm_type: float = 2.0,
     (torch's message) before anything is scaled.
     """
     _hyper.check_clip_grad_norm(_where("clip_grad_norm_"), max_norm, norm_type)
-    return float(_core.clip_grad_norm_(grads, float(_scalar(max_norm)), float(_scalar(norm_type)),
+    return float(_core.clip_grad_norm_(grads, float(scalar(max_norm)), float(scalar(norm_type)),
                                        bool(error_if_nonfinite)))
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Optional, Tuple
 
-from .. import functional as F
-from .._hyper import check_adam, check_max_grad_norm
-from .optimizer import Optimizer, _check_unsupported, _pair, _state_dtype
+from .. import _optim_specs
+from .optimizer import Optimizer, Params, _check_unsupported
 
 __all__ = ["Adam", "AdamW"]
 
@@ -18,42 +17,27 @@ class Adam(Optimizer):
     State: ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad).
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False, *,
-                 foreach=None, maximize=False, capturable=False, differentiable=False, fused=None,
-                 decoupled_weight_decay=False, max_grad_norm=None):
+    _spec = _optim_specs.ADAM
+
+    def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: Optional[bool] = None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused: Optional[bool] = None, decoupled_weight_decay: bool = False,
+                 max_grad_norm: Optional[float] = None) -> None:
         _check_unsupported(differentiable=differentiable, capturable=capturable, fused=fused)
-        defaults = dict(lr=lr, betas=_pair(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, decoupled_weight_decay=decoupled_weight_decay,
-                        max_grad_norm=max_grad_norm)
-        super().__init__(params, defaults)
-
-    def _validate(self, group):
-        check_adam(lr=group["lr"], betas=group["betas"], eps=group["eps"], weight_decay=group["weight_decay"])
-        check_max_grad_norm("", group["max_grad_norm"])
-
-    def _init_state(self, p, group, state):
-        dt = _state_dtype(p)
-        state["step"] = 0
-        state["exp_avg"] = np.zeros(p.shape, dtype=dt)
-        state["exp_avg_sq"] = np.zeros(p.shape, dtype=dt)
-        if group.get("amsgrad", False):  # LAMB shares this, without amsgrad
-            state["max_exp_avg_sq"] = np.zeros(p.shape, dtype=dt)
-
-    def _fused_step(self, group, params, grads, states, common):
-        step = F.adamw_ if group.get("decoupled_weight_decay") else F.adam_
-        maxs = [st["max_exp_avg_sq"] for st in states] if group["amsgrad"] else None
-        return step(params, grads, [st["exp_avg"] for st in states], [st["exp_avg_sq"] for st in states], maxs,
-                    step=[st["step"] for st in states], lr=group["lr"], betas=tuple(group["betas"]),
-                    eps=group["eps"], weight_decay=group["weight_decay"], amsgrad=group["amsgrad"],
-                    maximize=group["maximize"], **common)
+        super().__init__(params, self._defaults(self._spec, locals()))
 
 
 class AdamW(Adam):
-    """torch.optim.AdamW: Adam with decoupled weight decay (default 1e-2)."""
+    """torch.optim.AdamW: Adam with decoupled weight decay (default 1e-2); one
+    ``fastopt.functional.adamw_`` call per group."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
-                 maximize=False, foreach=None, capturable=False, differentiable=False, fused=None,
-                 max_grad_norm=None):
+    _spec = _optim_specs.ADAMW
+
+    def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
+                 foreach: Optional[bool] = None, capturable: bool = False, differentiable: bool = False,
+                 fused: Optional[bool] = None, max_grad_norm: Optional[float] = None) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, capturable=capturable,
                          differentiable=differentiable, fused=fused, decoupled_weight_decay=True,

@@ -209,14 +209,6 @@ class LBFGS(Optimizer):
         if closure is None or not callable(closure):
             raise TypeError("LBFGS.step needs a closure returning (loss, grads)")
         group = self.param_groups[0]
-        lr = group["lr"]
-        max_iter = group["max_iter"]
-        max_eval = group["max_eval"]
-        tolerance_grad = group["tolerance_grad"]
-        tolerance_change = group["tolerance_change"]
-        line_search_fn = group["line_search_fn"]
-        history_size = group["history_size"]
-
         state = self.state[self._params[0]]
         state.setdefault("func_evals", 0)
         state.setdefault("n_iter", 0)
@@ -225,11 +217,10 @@ class LBFGS(Optimizer):
         orig_loss = loss
         current_evals = 1
         state["func_evals"] += 1
-        if float(np.max(np.abs(flat_grad), initial=0.0)) <= tolerance_grad:
+        if float(np.max(np.abs(flat_grad), initial=0.0)) <= group["tolerance_grad"]:
             return orig_loss
 
-        d = state.get("d")
-        t = state.get("t")
+        d, t = state.get("d"), state.get("t")
         old_dirs: List[np.ndarray] = state.get("old_dirs", [])
         old_stps: List[np.ndarray] = state.get("old_stps", [])
         ro: List[float] = state.get("ro", [])
@@ -238,7 +229,7 @@ class LBFGS(Optimizer):
         prev_loss = state.get("prev_loss")
 
         n_iter = 0
-        while n_iter < max_iter:
+        while n_iter < group["max_iter"]:
             n_iter += 1
             state["n_iter"] += 1
 
@@ -248,81 +239,98 @@ class LBFGS(Optimizer):
                 old_dirs, old_stps, ro = [], [], []
                 H_diag = 1.0
             else:
-                y = flat_grad - prev_flat_grad
-                s = d * self._dtype.type(t)
-                ys = _dot(y, s)
-                if ys > 1e-10:
-                    if len(old_dirs) == history_size:
-                        old_dirs.pop(0)
-                        old_stps.pop(0)
-                        ro.pop(0)
-                    old_dirs.append(y)
-                    old_stps.append(s)
-                    ro.append(1.0 / ys)
-                    H_diag = ys / _dot(y, y)
-                k = len(old_dirs)
-                alpha = [0.0] * k
-                q = -flat_grad
-                for i in range(k - 1, -1, -1):
-                    alpha[i] = _dot(old_stps[i], q) * ro[i]
-                    q = q + self._dtype.type(-alpha[i]) * old_dirs[i]
-                r = q * self._dtype.type(H_diag)
-                for i in range(k):
-                    beta_i = _dot(old_dirs[i], r) * ro[i]
-                    r = r + self._dtype.type(alpha[i] - beta_i) * old_stps[i]
-                d = r
-
+                H_diag = self._remember(flat_grad - prev_flat_grad, d * self._dtype.type(t), old_dirs, old_stps,
+                                        ro, H_diag, group["history_size"])
+                d = self._two_loop(flat_grad, old_dirs, old_stps, ro, H_diag)
             prev_flat_grad = flat_grad.copy()
             prev_loss = loss
 
             # 2. the step length
             if state["n_iter"] == 1:
-                t = min(1.0, 1.0 / float(np.sum(np.abs(flat_grad)))) * lr
+                t = min(1.0, 1.0 / float(np.sum(np.abs(flat_grad)))) * group["lr"]
             else:
-                t = lr
+                t = group["lr"]
             gtd = _dot(flat_grad, d)
-            if gtd > -tolerance_change:
+            if gtd > -group["tolerance_change"]:
                 break
 
             # 3. the move
-            ls_evals = 0
-            if line_search_fn is not None:
-                x0 = self._get_x()
-
-                def evaluate(step_t, x0=x0, d=d):
-                    self._add_x(step_t, d)
-                    out = self._evaluate(closure)
-                    self._set_x(x0)
-                    return out
-
-                loss, flat_grad, t, ls_evals = _strong_wolfe(evaluate, t, d, loss, flat_grad, gtd)
-                self._add_x(t, d)
-                opt_cond = float(np.max(np.abs(flat_grad))) <= tolerance_grad
-            else:
-                self._add_x(t, d)
-                opt_cond = False
-                if n_iter != max_iter:
-                    loss, flat_grad = self._evaluate(closure)
-                    opt_cond = float(np.max(np.abs(flat_grad))) <= tolerance_grad
-                    ls_evals = 1
+            loss, flat_grad, t, ls_evals = self._move(closure, group, loss, flat_grad, t, d, gtd,
+                                                      last=n_iter == group["max_iter"])
             current_evals += ls_evals
             state["func_evals"] += ls_evals
 
             # 4. the stopping rules
-            if n_iter == max_iter:
-                break
-            if current_evals >= max_eval:
-                break
-            if opt_cond:
-                break
-            if float(np.max(np.abs(d * self._dtype.type(t)))) <= tolerance_change:
-                break
-            if abs(loss - prev_loss) < tolerance_change:
+            if self._stop(group, n_iter, current_evals, flat_grad, ls_evals, d, t, loss, prev_loss):
                 break
 
         state.update(d=d, t=t, old_dirs=old_dirs, old_stps=old_stps, ro=ro, H_diag=H_diag,
                      prev_flat_grad=prev_flat_grad, prev_loss=prev_loss)
         return orig_loss
+
+    @staticmethod
+    def _remember(y, s, old_dirs, old_stps, ro, H_diag, history_size) -> float:
+        """Keep the pair (y, s) when ``y.s > 1e-10`` (dropping the oldest beyond
+        ``history_size``); return the initial Hessian scale ``y.s / y.y`` of the newest pair."""
+        ys = _dot(y, s)
+        if ys > 1e-10:
+            if len(old_dirs) == history_size:
+                old_dirs.pop(0)
+                old_stps.pop(0)
+                ro.pop(0)
+            old_dirs.append(y)
+            old_stps.append(s)
+            ro.append(1.0 / ys)
+            H_diag = ys / _dot(y, y)
+        return H_diag
+
+    def _two_loop(self, flat_grad, old_dirs, old_stps, ro, H_diag) -> np.ndarray:
+        """The two-loop recursion: the quasi-Newton direction ``-H g`` over the kept pairs."""
+        k = len(old_dirs)
+        alpha = [0.0] * k
+        q = -flat_grad
+        for i in range(k - 1, -1, -1):
+            alpha[i] = _dot(old_stps[i], q) * ro[i]
+            q = q + self._dtype.type(-alpha[i]) * old_dirs[i]
+        r = q * self._dtype.type(H_diag)
+        for i in range(k):
+            beta_i = _dot(old_dirs[i], r) * ro[i]
+            r = r + self._dtype.type(alpha[i] - beta_i) * old_stps[i]
+        return r
+
+    def _move(self, closure, group, loss, flat_grad, t, d, gtd, last: bool):
+        """``x += t*d``, with the strong Wolfe line search choosing ``t`` when asked for; then
+        (unless this is the ``last`` iteration without a line search) the loss and grad there.
+        Returns ``(loss, flat_grad, t, evaluations)``."""
+        if group["line_search_fn"] is not None:
+            x0 = self._get_x()
+
+            def evaluate(step_t, x0=x0, d=d):
+                self._add_x(step_t, d)
+                out = self._evaluate(closure)
+                self._set_x(x0)
+                return out
+
+            loss, flat_grad, t, ls_evals = _strong_wolfe(evaluate, t, d, loss, flat_grad, gtd)
+            self._add_x(t, d)
+            return loss, flat_grad, t, ls_evals
+        self._add_x(t, d)
+        if last:
+            return loss, flat_grad, t, 0
+        loss, flat_grad = self._evaluate(closure)
+        return loss, flat_grad, t, 1
+
+    def _stop(self, group, n_iter, current_evals, flat_grad, ls_evals, d, t, loss, prev_loss) -> bool:
+        """torch's stopping rules after a move: iterations or evaluations spent, the grad small
+        (when it was evaluated), the step or the change of the loss below ``tolerance_change``."""
+        if n_iter == group["max_iter"] or current_evals >= group["max_eval"]:
+            return True
+        evaluated = group["line_search_fn"] is not None or ls_evals == 1
+        if evaluated and float(np.max(np.abs(flat_grad))) <= group["tolerance_grad"]:
+            return True
+        if float(np.max(np.abs(d * self._dtype.type(t)))) <= group["tolerance_change"]:
+            return True
+        return abs(loss - prev_loss) < group["tolerance_change"]
 
     # ---------------------------------------------------------------------------- state_dict
 

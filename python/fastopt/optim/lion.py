@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Optional, Tuple
 
-from .. import functional as F
-from .._hyper import check_lion, check_max_grad_norm
-from .optimizer import Optimizer, _pair, _state_dtype
+from .. import _optim_specs
+from .optimizer import Optimizer, Params
 
 __all__ = ["Lion"]
 
@@ -19,18 +18,8 @@ class Lion(Optimizer):
     State: ``exp_avg``. Validation as torch's Adam (lr, betas, weight_decay).
     """
 
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, *, maximize=False, max_grad_norm=None):
-        defaults = dict(lr=lr, betas=_pair(betas), weight_decay=weight_decay, maximize=maximize,
-                        max_grad_norm=max_grad_norm)
-        super().__init__(params, defaults)
+    _spec = _optim_specs.LION
 
-    def _validate(self, group):
-        check_lion(lr=group["lr"], betas=group["betas"], weight_decay=group["weight_decay"])
-        check_max_grad_norm("", group["max_grad_norm"])
-
-    def _init_state(self, p, group, state):
-        state["exp_avg"] = np.zeros(p.shape, dtype=_state_dtype(p))
-
-    def _fused_step(self, group, params, grads, states, common):
-        return F.lion_(params, grads, [st["exp_avg"] for st in states], lr=group["lr"], betas=tuple(group["betas"]),
-                       weight_decay=group["weight_decay"], maximize=group["maximize"], **common)
+    def __init__(self, params: Params, lr: float = 1e-4, betas: Tuple[float, float] = (0.9, 0.99),
+                 weight_decay: float = 0.0, *, maximize: bool = False, max_grad_norm: Optional[float] = None) -> None:
+        super().__init__(params, self._defaults(self._spec, locals()))

@@ -14,7 +14,9 @@
   over all groups in order, groups with ``'params'`` as index lists). ``state_dict()`` returns
   copies, so it is a snapshot; loading copies into new arrays of the right dtypes. The round
   trip is exact, and ``save_state_dict(path, sd)`` / ``load_state_dict_file(path)`` store it
-  in one ``.npz`` file (arrays as arrays, the rest as JSON; no pickle).
+  in one ``.npz`` file (arrays as arrays, the rest as JSON; no pickle). The keys are torch's:
+  the checkpoint loads into fastopt.torch as it is, and into torch.optim through
+  ``fastopt.torch.to_torch_state_dict`` (torch.optim takes tensors, not NumPy arrays).
 
 Params are updated in place, so each must be a C-contiguous, aligned, writeable ndarray of
 float32 or float64, or a low-precision array (bfloat16 as a ``uint16`` view or
@@ -27,11 +29,18 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
 
 import numpy as np
 
+from .. import _hyper
+from .._optim_specs import OptimSpec, spec_for_group
+from ..functional._optim import _step
+
 __all__ = ["Optimizer", "load_state_dict_file", "save_state_dict"]
+
+# What a constructor takes: the arrays, or dicts of param groups (``{"params": [...], "lr": ...}``)
+Params = Iterable[Union[np.ndarray, Dict[str, Any]]]
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
@@ -120,8 +129,12 @@ def _check_param(p, where: str) -> None:
 
 class Optimizer:
     """Base class: param groups, per-param state, state_dict, and the loop that calls one
-    fused step per group. Subclasses set ``_state_names`` and implement ``_validate``,
-    ``_init_state`` and ``_fused_step``."""
+    fused step per group. A subclass names its optimizer's spec (``_spec``, from
+    ``fastopt._optim_specs``), which gives the groups' checks, the state and the fused step,
+    and passes its constructor's arguments as ``defaults`` (``_defaults``); LBFGS has no spec
+    and its own ``step``."""
+
+    _spec: Optional[OptimSpec] = None
 
     def __init__(self, params, defaults: Dict[str, Any]) -> None:
         self.defaults = dict(defaults)
@@ -136,11 +149,28 @@ class Optimizer:
             param_groups = [{"params": param_groups}]
         for group in param_groups:
             self.add_param_group(group)
+        if self._spec is not None and self._spec.eager_state:  # torch's Adagrad
+            for group in self.param_groups:
+                for p in group["params"]:
+                    self._param_state(p, group)
+
+    @staticmethod
+    def _defaults(spec: OptimSpec, args: Dict[str, Any]) -> Dict[str, Any]:
+        """A class's ``defaults`` from its constructor's arguments (``locals()``): the spec's
+        group hyper-parameters and ``max_grad_norm``; ``betas`` as a tuple."""
+        defaults = {name: args[name] for name in spec.group_defaults()}
+        defaults["max_grad_norm"] = args["max_grad_norm"]
+        if "betas" in defaults:
+            defaults["betas"] = _pair(defaults["betas"])
+        return defaults
 
     # ---------------------------------------------------------------------------- groups
 
-    def _validate(self, group: Dict[str, Any]) -> None:  # pragma: no cover - overridden
-        pass
+    def _validate(self, group: Dict[str, Any]) -> None:
+        """The spec's checks of a group (torch's messages), and of ``max_grad_norm``."""
+        if self._spec is not None:
+            self._spec.validate("", group)
+            _hyper.check_max_grad_norm("", group["max_grad_norm"])
 
     def add_param_group(self, param_group: Dict[str, Any]) -> None:
         """Add a group (a dict with ``'params'`` and any hyper-parameters to override)."""
@@ -173,11 +203,48 @@ class Optimizer:
 
     # ---------------------------------------------------------------------------- step
 
-    def _init_state(self, p: np.ndarray, group: Dict[str, Any], state: Dict[str, Any]) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def _param_state(self, p: np.ndarray, group: Dict[str, Any]) -> Dict[str, Any]:
+        """``state[p]``, made if it is empty: ``step`` 0 and the spec's entries that exist for
+        the group (at their initial value, in the param's state dtype; an entry set from the
+        first grad is None until then), and a float32 master copy of a low-precision param."""
+        st = self.state[p]
+        if len(st) == 0:
+            spec = self._spec
+            if spec.step:
+                st["step"] = 0
+            for s in spec.states:
+                if s.exists(group):
+                    st[s.key] = None if s.from_grad else np.full(p.shape, s.initial(group), dtype=_state_dtype(p))
+            if _is_low(p.dtype):
+                st["master_param"] = _bits_to_f32(p)
+        return st
 
-    def _fused_step(self, group, params, grads, states, common) -> Any:  # pragma: no cover
-        raise NotImplementedError
+    def _fused_step(self, group, params, grads, states, common) -> Any:
+        """One call of the spec's step (``fastopt.functional``'s path) for ``params``. An entry
+        set from the first grad gets zeros and ``first_step`` where it is None; if the call
+        raises, those are None again."""
+        spec = spec_for_group(self._spec, group)
+        lists: List[Optional[list]] = []
+        first: Any = False
+        made: List[tuple] = []
+        for s in spec.states:
+            if not s.exists(group):
+                lists.append(None)
+                continue
+            if s.from_grad:
+                first = [st.get(s.key) is None for st in states]
+                for p, st, f in zip(params, states, first):
+                    if f:
+                        st[s.key] = np.zeros(p.shape, dtype=_state_dtype(p))
+                        made.append((st, s.key))
+            lists.append([st[s.key] for st in states])
+        step = [st["step"] for st in states] if spec.takes_step else 1
+        try:
+            return _step(spec, params, grads, lists, group, step=step, first=first, **common)
+        except BaseException:
+            for st, key in made:
+                st[key] = None
+            raise
 
     def _split_grads(self, grads) -> List[List[Optional[np.ndarray]]]:
         n = sum(len(g["params"]) for g in self.param_groups)
@@ -223,11 +290,7 @@ class Optimizer:
                 saved_steps = {id(p): self.state[p].get("step") for p in params}
                 try:
                     for p in params:
-                        st = self.state[p]
-                        if len(st) == 0:
-                            self._init_state(p, group, st)
-                            if _is_low(p.dtype):
-                                st["master_param"] = _bits_to_f32(p)
+                        st = self._param_state(p, group)
                         if "step" in st:
                             st["step"] += 1
                     states = [self.state[p] for p in params]
@@ -257,7 +320,8 @@ class Optimizer:
 
     def state_dict(self) -> Dict[str, Any]:
         """``{'state': {index: {name: value}}, 'param_groups': [{..., 'params': [index, ...]}]}``
-        with copies of every array (a snapshot)."""
+        with copies of every array (a snapshot). fastopt.torch's classes load it as it is;
+        ``torch.optim``'s take tensors: load ``fastopt.torch.to_torch_state_dict(sd)`` there."""
         index: Dict[int, int] = {}
         groups = []
         k = 0

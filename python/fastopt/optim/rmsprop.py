@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Optional
 
-from .. import functional as F
-from .._hyper import check_max_grad_norm, check_rmsprop
-from .optimizer import Optimizer, _check_unsupported, _state_dtype
+from .. import _optim_specs
+from .optimizer import Optimizer, Params, _check_unsupported
 
 __all__ = ["RMSprop"]
 
@@ -14,34 +13,14 @@ __all__ = ["RMSprop"]
 class RMSprop(Optimizer):
     """torch.optim.RMSprop over NumPy arrays; one ``fastopt.functional.rmsprop_`` call per group.
 
-    State: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0), ``grad_avg`` (centered).
+    State: ``step``, ``square_avg``, ``grad_avg`` (centered), ``momentum_buffer`` (momentum > 0).
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
-                 capturable=False, foreach=None, maximize=False, differentiable=False, max_grad_norm=None):
+    _spec = _optim_specs.RMSPROP
+
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, capturable: bool = False,
+                 foreach: Optional[bool] = None, maximize: bool = False, differentiable: bool = False,
+                 max_grad_norm: Optional[float] = None) -> None:
         _check_unsupported(differentiable=differentiable, capturable=capturable)
-        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                        weight_decay=weight_decay, maximize=maximize, max_grad_norm=max_grad_norm)
-        super().__init__(params, defaults)
-
-    def _validate(self, group):
-        check_rmsprop(lr=group["lr"], alpha=group["alpha"], eps=group["eps"], weight_decay=group["weight_decay"],
-                      momentum=group["momentum"])
-        check_max_grad_norm("", group["max_grad_norm"])
-
-    def _init_state(self, p, group, state):
-        dt = _state_dtype(p)
-        state["step"] = 0
-        state["square_avg"] = np.zeros(p.shape, dtype=dt)
-        if group["momentum"] > 0:
-            state["momentum_buffer"] = np.zeros(p.shape, dtype=dt)
-        if group["centered"]:
-            state["grad_avg"] = np.zeros(p.shape, dtype=dt)
-
-    def _fused_step(self, group, params, grads, states, common):
-        grad_avgs = [st["grad_avg"] for st in states] if group["centered"] else None
-        bufs = [st["momentum_buffer"] for st in states] if group["momentum"] > 0 else None
-        return F.rmsprop_(params, grads, [st["square_avg"] for st in states], grad_avgs, bufs,
-                          lr=group["lr"], alpha=group["alpha"], eps=group["eps"],
-                          weight_decay=group["weight_decay"], momentum=group["momentum"],
-                          centered=group["centered"], maximize=group["maximize"], **common)
+        super().__init__(params, self._defaults(self._spec, locals()))

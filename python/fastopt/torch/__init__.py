@@ -8,9 +8,12 @@ copy). ``state_dict()`` has torch's keys and layout: checkpoints move between
 schedulers and with ``torch.distributed`` (``ZeroRedundancyOptimizer(optimizer_class=...)``,
 DDP). See docs/embedding.md.
 
+``to_torch_state_dict(sd)`` gives a ``fastopt.optim`` checkpoint (NumPy arrays) the tensors that
+``torch.optim.X.load_state_dict`` needs; fastopt.torch's classes load one as it is.
+
 This is the only fastopt module that imports torch.
 """
 
-from ._optim import LAMB, SGD, Adagrad, Adam, AdamW, Lion, RMSprop
+from ._optim import LAMB, SGD, Adagrad, Adam, AdamW, Lion, RMSprop, to_torch_state_dict
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB", "to_torch_state_dict"]

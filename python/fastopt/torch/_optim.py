@@ -28,9 +28,11 @@ import numpy as np
 import torch
 from torch.optim import Optimizer
 
-from .. import _core, _hyper
+from .. import _optim_specs
+from .._optim_specs import OptimSpec, spec_for_group
+from ..functional._optim import _run
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB", "to_torch_state_dict"]
 
 _is = operator.is_
 _data_ptr = torch.Tensor.data_ptr
@@ -75,6 +77,34 @@ def _check_param(opt: str, p: torch.Tensor, index: int) -> None:
             f"{where} is not contiguous (strides {p.stride()}); fastopt updates params in place and "
             f"never copies them. Make the params contiguous first (e.g. `p.data = p.data.contiguous()`, "
             f"or model.to(memory_format=torch.contiguous_format)), or use {alt}")
+
+
+def _as_tensors(value: Any) -> Any:
+    """``value`` with each ndarray in it (in dicts, lists, tuples) a tensor holding a copy."""
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value, copy=True))
+    if isinstance(value, dict):
+        return {k: _as_tensors(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_tensors(v) for v in value)
+    return value
+
+
+def to_torch_state_dict(state_dict: Dict[str, Any]) -> Dict[str, Any]:
+    """A ``fastopt.optim`` state_dict (from ``state_dict()`` or ``load_state_dict_file``) with
+    torch's value types, for ``torch.optim.<X>(params).load_state_dict(...)``: each NumPy array
+    a tensor (a copy), each ``step`` count a float32 scalar tensor. torch.optim takes tensors
+    only (it fails on an ndarray with a TypeError about a generator); fastopt.torch's classes
+    convert on load themselves. Tensors and other values are kept as they are; the param
+    groups are torch's already (fastopt's own ``max_grad_norm`` stays in them and torch.optim
+    ignores it: clip with ``torch.nn.utils.clip_grad_norm_`` there)."""
+    state = {}
+    for index, st in state_dict["state"].items():
+        st = _as_tensors(st)
+        if "step" in st and not isinstance(st["step"], torch.Tensor):
+            st["step"] = torch.tensor(float(st["step"]), dtype=torch.float32)
+        state[index] = st
+    return {**state_dict, "state": state}
 
 
 class _ParamState(dict):
@@ -181,8 +211,11 @@ except ImportError:  # pragma: no cover
 
 
 class _FastoptOptimizer(Optimizer):
-    _kernel = ""          # fastopt kernel name
-    _has_step = True      # torch keeps state['step']
+    """The base of fastopt.torch's optimizers: a subclass names its spec (``_spec``, from
+    ``fastopt._optim_specs``: state keys, hyper-parameters, checks) and passes its constructor's
+    arguments as ``defaults`` (``_defaults``)."""
+
+    _spec: OptimSpec
 
     @staticmethod
     def profile_hook_step(func):
@@ -205,7 +238,15 @@ class _FastoptOptimizer(Optimizer):
 
         return wrapper
 
+    @staticmethod
+    def _defaults(spec: OptimSpec, args: Dict[str, Any]) -> Dict[str, Any]:
+        """A class's ``defaults`` from its constructor's arguments (``locals()``): the spec's
+        group hyper-parameters and torch's options, as torch.optim's class keeps them."""
+        return {name: args[name] for name in spec.torch_defaults()}
+
     def __init__(self, params, defaults: Dict[str, Any]) -> None:
+        # torch.optim checks the constructor's values only (not added groups), before anything else
+        self._spec.validate("", defaults, torch_beta_types=True)
         if defaults.get("differentiable"):
             raise ValueError(f"fastopt.torch.{type(self).__name__}: differentiable=True is not supported "
                              f"(use torch.optim.{type(self).__name__})")
@@ -215,6 +256,20 @@ class _FastoptOptimizer(Optimizer):
         self._fo_cache: Optional[List[Optional[_Group]]] = None
         super().__init__(params, defaults)
         self.state = _State(self.state)
+        if self._spec.eager_state:  # torch's Adagrad makes its state here
+            self._eager_state()
+
+    def _eager_state(self) -> None:
+        spec = self._spec
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state[p]
+                if spec.step:
+                    state["step"] = torch.tensor(0.0, dtype=torch.float32)
+                for s in spec.states:
+                    if s.exists(group):
+                        state[s.key] = torch.full_like(p.detach(), s.initial(group), dtype=_state_dtype(p),
+                                                       memory_format=torch.contiguous_format)
 
     # ---- torch.optim.Optimizer hooks that change what the cache describes -------------------
     def add_param_group(self, param_group: Dict[str, Any]) -> None:
@@ -233,8 +288,10 @@ class _FastoptOptimizer(Optimizer):
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """torch's load_state_dict, except that the float32 state of bfloat16/float16 params
-        (the master copy, the moments) stays float32: torch would cast it to the param's dtype."""
+        (the master copy, the moments) stays float32: torch would cast it to the param's dtype.
+        A ``fastopt.optim`` state_dict (NumPy arrays) loads too (``to_torch_state_dict``)."""
         self._fo_cache = None
+        state_dict = to_torch_state_dict(state_dict)
         keep = {}
         saved_ids = [i for g in state_dict.get("param_groups", ()) for i in g["params"]]
         params = [p for g in self.param_groups for p in g["params"]]
@@ -252,6 +309,9 @@ class _FastoptOptimizer(Optimizer):
 
     def __setstate__(self, state: Dict[str, Any]) -> None:
         super().__setstate__(state)
+        for group in self.param_groups:  # groups saved by an older torch lack the newer options
+            for name, default in self._spec.torch_defaults().items():
+                group.setdefault(name, default)
         if not isinstance(self.state, _State):
             self.state = _State(self.state)
         _own_state_dicts(self.state)
@@ -266,23 +326,6 @@ class _FastoptOptimizer(Optimizer):
                     for part in c.parts:
                         part.gviews = []
         super().zero_grad(set_to_none)
-
-    # ---- per-optimizer parts -------------------------------------------------------------------
-    def _state_keys(self, group: Dict[str, Any]) -> List[Optional[str]]:
-        """torch's state keys of the kernel's state lists, in the kernel's order (None: unused)."""
-        raise NotImplementedError
-
-    def _kernel_states(self, group: Dict[str, Any], lists: List[Optional[list]]) -> list:
-        raise NotImplementedError
-
-    def _hyper(self, group: Dict[str, Any]) -> Dict[str, Any]:
-        raise NotImplementedError
-
-    def _init_value(self, group: Dict[str, Any], key: str) -> float:
-        return 0.0
-
-    def _kernel_name(self, group: Dict[str, Any]) -> str:
-        return self._kernel
 
     # ---- the cache ---------------------------------------------------------------------------
     #
@@ -314,15 +357,16 @@ class _FastoptOptimizer(Optimizer):
                 starts = [0]
                 for n in sizes:
                     starts.append(starts[-1] + -(-n // _ALIGN) * _ALIGN)
-                buf = torch.full((starts[-1],), self._init_value(group, key), dtype=dtype)
+                # torch's lazy init (a param added later, a cleared state) reads the defaults
+                buf = torch.full((starts[-1],), self._spec.states[k].initial(self.defaults), dtype=dtype)
                 for i, n, b in zip(idx, sizes, starts):
                     fresh[i][k] = buf[b:b + n].view(active[i].shape)
         return fresh
 
     def _param_state(self, p, st, keys, lists, fresh) -> bool:
         """Fill ``lists`` with the NumPy views of ``p``'s state tensors, taking the new ones from
-        ``fresh`` (key index -> tensor) and converting others as torch would; return whether
-        SGD's momentum buffer is new (its first step)."""
+        ``fresh`` (key index -> tensor) and converting others as torch would; return whether an
+        entry set from the first grad (SGD's momentum buffer) is new (its first step)."""
         pd = p.detach()
         sdtype = _state_dtype(pd)
         is_first = False
@@ -331,8 +375,7 @@ class _FastoptOptimizer(Optimizer):
                 continue
             buf = st.get(key)
             if buf is None:
-                if key == "momentum_buffer" and self._kernel == "sgd":
-                    is_first = True
+                is_first = is_first or self._spec.states[k].from_grad
                 buf = fresh[k]
                 st[key] = buf
             elif (not isinstance(buf, torch.Tensor) or buf.dtype != sdtype or not buf.is_contiguous()
@@ -357,11 +400,11 @@ class _FastoptOptimizer(Optimizer):
         c = _Group()
         c.group, c.params_list, c.nparams = group, group["params"], len(group["params"])
         c.active = active = [p for p, g in zip(group["params"], grads) if g is not None]
-        c.keys = keys = self._state_keys(group)
+        c.keys = keys = self._spec.state_keys(group)
         state = self.state
         pviews, masters, lists = [], [], [[] for _ in keys]
         steps, first, kinds, dicts = [], [], [], []
-        stateless = not self._has_step and all(k is None for k in keys)
+        stateless = not self._spec.step and all(k is None for k in keys)
         fresh = self._fresh_state(group, active, keys, state)
         for i, p in enumerate(active):
             _check_param(name, p, i)
@@ -373,7 +416,7 @@ class _FastoptOptimizer(Optimizer):
             masters.append(self._master(p, st).numpy() if is_lowp else None)
             pviews.append(_view(p.detach()))
             first.append(self._param_state(p, st, keys, lists, fresh[i]) if st is not None else False)
-            if self._has_step:
+            if self._spec.step:
                 s = st.get("step")
                 steps.append(float(s) if s is not None else 0.0)
         # One kernel call per param dtype (torch groups by dtype the same way).
@@ -394,13 +437,13 @@ class _FastoptOptimizer(Optimizer):
         part.idx = None if single else idx
         part.pviews = pick(pviews)
         part.master = pick(masters) if masters[idx[0]] is not None else None
-        part.states = self._kernel_states(group, [pick(lst) if key is not None else None
-                                                  for lst, key in zip(lists, keys)])
+        part.states = self._spec.kernel_states(group, [pick(lst) if key is not None else None
+                                                       for lst, key in zip(lists, keys)])
         part.first = pick(first)
         part.first_any = any(part.first)
         part.gviews = []
         # The step counters: 0-d float32 views into one tensor, incremented by one operation.
-        if self._has_step:
+        if self._spec.step:
             packed = torch.tensor(pick(steps), dtype=torch.float32)
             for k, i in enumerate(idx):
                 self.state[active[i]]["step"] = packed[k]
@@ -441,7 +484,7 @@ class _FastoptOptimizer(Optimizer):
     def _valid(self, c: _Group, group: Dict[str, Any], params: list) -> bool:
         """Whether the cached views of ``c`` still stand for the group's memory (see above)."""
         return (c.group is group and c.params_list is params and c.nparams == len(params)
-                and self._state_keys(group) == c.keys
+                and self._spec.state_keys(group) == c.keys
                 and (c.seen == _changes[0] or self._dicts_unchanged(c))
                 and all(_same_entries(d, saved) for d, saved in c.plain)
                 and list(map(_data_ptr, c.watch)) == c.watch_ptrs
@@ -550,201 +593,104 @@ class _FastoptOptimizer(Optimizer):
             c = self._group_cache(index, group)
             if c is None:
                 continue
-            name, hyper = self._kernel_name(group), self._hyper(group)
+            spec = spec_for_group(self._spec, group)
             for part in c.parts:
-                self._step_part(c, part, name, hyper)
+                self._step_part(c, part, spec, group)
         return loss
 
-    def _step_part(self, c: _Group, part: _Part, name: str, hyper: Dict[str, Any]) -> None:
+    def _step_part(self, c: _Group, part: _Part, spec: OptimSpec, group: Dict[str, Any]) -> None:
         step: Any = 1
         if part.steps_np is not None:
             part.steps_np += 1
             step = int(part.steps_np[0]) if part.uniform else part.steps_np.astype(np.int64)
         first = part.first if part.first_any else False
         try:
-            _core.optimizer_step(name, part.pviews, part.gviews, part.states, part.master, step, first, hyper,
-                                 1.0, None, None)
+            _run(spec, group, part.pviews, part.gviews, part.states, step=step, first=first,
+                 master_params=part.master)
         except (TypeError, ValueError):
             # Nothing was written. Check the grads at the torch level (a strided grad is
             # copied: grads are only read) and try once more; else undo the step count.
             try:
                 c.gviews = self._checked_grad_views(c, c.grads)
                 self._split_grad_views(c)
-                _core.optimizer_step(name, part.pviews, part.gviews, part.states, part.master, step, first,
-                                     hyper, 1.0, None, None)
+                _run(spec, group, part.pviews, part.gviews, part.states, step=step, first=first,
+                     master_params=part.master)
             except Exception:
                 if part.steps_np is not None:
                     part.steps_np -= 1
                 c.grads, c.gptrs, c.gviews = [], [], []
                 raise
+        except BaseException:  # e.g. a group missing a hyper-parameter: nothing was written
+            if part.steps_np is not None:
+                part.steps_np -= 1
+            raise
         if part.first_any:
             part.first = [False] * len(part.first)
             part.first_any = False
 
 
-def _f(x) -> float:
-    return float(x)
-
-
-# ---- the optimizers ------------------------------------------------------------------------------
+# ---- the optimizers: torch's signatures (and defaults, which the specs hold too) -------------------
 
 class SGD(_FastoptOptimizer):
     """``torch.optim.SGD`` (momentum, dampening, Nesterov, L2 weight decay, maximize), stepped by
-    ``fastopt.functional.sgd_``. State: ``momentum_buffer`` when momentum != 0, as torch."""
+    ``fastopt.functional.sgd_``'s path. State: ``momentum_buffer`` when momentum != 0, as torch."""
 
-    _kernel = "sgd"
-    _has_step = False
+    _spec = _optim_specs.SGD
 
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
                  foreach: Optional[bool] = None, differentiable: bool = False,
                  fused: Optional[bool] = None) -> None:
-        _hyper.check_sgd(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                         nesterov=nesterov)
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                        nesterov=nesterov, maximize=maximize, foreach=foreach,
-                        differentiable=differentiable, fused=fused)
-        super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
-
-    def _state_keys(self, group):
-        return ["momentum_buffer" if group["momentum"] != 0 else None]
-
-    def _kernel_states(self, group, lists):
-        return [("momentum_buffers", lists[0])]
-
-    def _hyper(self, group):
-        return dict(lr=_f(group["lr"]), momentum=_f(group["momentum"]), dampening=_f(group["dampening"]),
-                    nesterov=bool(group["nesterov"]), weight_decay=_f(group["weight_decay"]),
-                    maximize=bool(group["maximize"]))
-
+        super().__init__(params, self._defaults(self._spec, locals()))
 
 
 class Adagrad(_FastoptOptimizer):
-    """``torch.optim.Adagrad``, stepped by ``fastopt.functional.adagrad_``. State (created at
-    construction, as torch): ``step``, ``sum``."""
+    """``torch.optim.Adagrad``, stepped by ``fastopt.functional.adagrad_``'s path. State (created
+    at construction, as torch): ``step``, ``sum``."""
 
-    _kernel = "adagrad"
+    _spec = _optim_specs.ADAGRAD
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10,
                  foreach: Optional[bool] = None, *, maximize: bool = False,
                  differentiable: bool = False, fused: Optional[bool] = None) -> None:
-        _hyper.check_adagrad(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                             initial_accumulator_value=initial_accumulator_value, eps=eps)
-        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value, foreach=foreach,
-                        maximize=maximize, differentiable=differentiable, fused=fused)
-        super().__init__(params, defaults)
-        for group in self.param_groups:
-            for p in group["params"]:
-                state = self.state[p]
-                state["step"] = torch.tensor(0.0, dtype=torch.float32)
-                sdtype = torch.float32 if p.dtype in _LOWP else p.dtype
-                state["sum"] = torch.full_like(p.detach(), group["initial_accumulator_value"], dtype=sdtype,
-                                               memory_format=torch.contiguous_format)
-
-    def _state_keys(self, group):
-        return ["sum"]
-
-    def _init_value(self, group, key):
-        return self.defaults["initial_accumulator_value"]  # torch's lazy init reads the defaults
-
-    def _kernel_states(self, group, lists):
-        return [("state_sums", lists[0])]
-
-    def _hyper(self, group):
-        return dict(lr=_f(group["lr"]), lr_decay=_f(group["lr_decay"]), weight_decay=_f(group["weight_decay"]),
-                    eps=_f(group["eps"]), maximize=bool(group["maximize"]))
+        super().__init__(params, self._defaults(self._spec, locals()))
 
 
 class RMSprop(_FastoptOptimizer):
-    """``torch.optim.RMSprop`` (centered, momentum), stepped by ``fastopt.functional.rmsprop_``.
-    State: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0), ``grad_avg`` (centered)."""
+    """``torch.optim.RMSprop`` (centered, momentum), stepped by ``fastopt.functional.rmsprop_``'s
+    path. State: ``step``, ``square_avg``, ``momentum_buffer`` (momentum > 0), ``grad_avg``
+    (centered)."""
 
-    _kernel = "rmsprop"
+    _spec = _optim_specs.RMSPROP
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,
                  capturable: bool = False, foreach: Optional[bool] = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        _hyper.check_rmsprop(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
-        defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
-                        weight_decay=weight_decay, capturable=capturable, foreach=foreach,
-                        maximize=maximize, differentiable=differentiable)
-        super().__init__(params, defaults)
-
-    def _state_keys(self, group):
-        return ["square_avg", "grad_avg" if group["centered"] else None,
-                "momentum_buffer" if group["momentum"] > 0 else None]
-
-    def _kernel_states(self, group, lists):
-        return [("square_avgs", lists[0]), ("grad_avgs", lists[1]), ("momentum_buffers", lists[2])]
-
-    def _hyper(self, group):
-        return dict(lr=_f(group["lr"]), alpha=_f(group["alpha"]), eps=_f(group["eps"]),
-                    weight_decay=_f(group["weight_decay"]), momentum=_f(group["momentum"]),
-                    centered=bool(group["centered"]), maximize=bool(group["maximize"]))
+        super().__init__(params, self._defaults(self._spec, locals()))
 
 
 class Adam(_FastoptOptimizer):
     """``torch.optim.Adam`` (amsgrad, maximize, decoupled_weight_decay), stepped by
-    ``fastopt.functional.adam_`` (``adamw_`` when decoupled). State: ``step``, ``exp_avg``,
-    ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad)."""
+    ``fastopt.functional.adam_``'s path (``adamw_``'s when decoupled). State: ``step``,
+    ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad)."""
 
-    _kernel = "adam"
+    _spec = _optim_specs.ADAM
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *, foreach: Optional[bool] = None,
                  maximize: bool = False, capturable: bool = False, differentiable: bool = False,
                  fused: Optional[bool] = None, decoupled_weight_decay: bool = False) -> None:
-        _hyper.check_adam(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, torch_beta_types=True)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
-                        maximize=maximize, foreach=foreach, capturable=capturable,
-                        differentiable=differentiable, fused=fused,
-                        decoupled_weight_decay=decoupled_weight_decay)
-        super().__init__(params, defaults)
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
-            group.setdefault("decoupled_weight_decay", type(self) is AdamW)
-
-    def _kernel_name(self, group):
-        return "adamw" if group.get("decoupled_weight_decay") else "adam"
-
-    def _state_keys(self, group):
-        return ["exp_avg", "exp_avg_sq", "max_exp_avg_sq" if group["amsgrad"] else None]
-
-    def _kernel_states(self, group, lists):
-        return [("exp_avgs", lists[0]), ("exp_avg_sqs", lists[1]), ("max_exp_avg_sqs", lists[2])]
-
-    def _hyper(self, group):
-        b1, b2 = group["betas"]
-        return dict(lr=_f(group["lr"]), beta1=_f(b1), beta2=_f(b2), eps=_f(group["eps"]),
-                    weight_decay=_f(group["weight_decay"]), amsgrad=bool(group["amsgrad"]),
-                    maximize=bool(group["maximize"]), decoupled=bool(group.get("decoupled_weight_decay")))
-
+        super().__init__(params, self._defaults(self._spec, locals()))
 
 
 class AdamW(Adam):
     """``torch.optim.AdamW`` (decoupled weight decay ``p *= 1 - lr * weight_decay``), stepped by
-    ``fastopt.functional.adamw_``. State as torch's: ``step``, ``exp_avg``, ``exp_avg_sq``,
+    ``fastopt.functional.adamw_``'s path. State as torch's: ``step``, ``exp_avg``, ``exp_avg_sq``,
     ``max_exp_avg_sq`` (amsgrad)."""
+
+    _spec = _optim_specs.ADAMW
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
@@ -756,49 +702,22 @@ class AdamW(Adam):
 
 
 class Lion(_FastoptOptimizer):
-    """Lion (Chen et al., 2023), stepped by ``fastopt.functional.lion_`` (same defaults).
+    """Lion (Chen et al., 2023), stepped by ``fastopt.functional.lion_``'s path (same defaults).
     State: ``exp_avg``."""
 
-    _kernel = "lion"
-    _has_step = False
+    _spec = _optim_specs.LION
 
     def __init__(self, params, lr: float = 1e-4, betas=(0.9, 0.99), weight_decay: float = 0.0, *,
                  maximize: bool = False) -> None:
-        _hyper.check_lion(lr=lr, betas=betas, weight_decay=weight_decay)
-        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay, maximize=maximize))
-
-    def _state_keys(self, group):
-        return ["exp_avg"]
-
-    def _kernel_states(self, group, lists):
-        return [("exp_avgs", lists[0])]
-
-    def _hyper(self, group):
-        b1, b2 = group["betas"]
-        return dict(lr=_f(group["lr"]), beta1=_f(b1), beta2=_f(b2), weight_decay=_f(group["weight_decay"]),
-                    maximize=bool(group["maximize"]))
+        super().__init__(params, self._defaults(self._spec, locals()))
 
 
 class LAMB(_FastoptOptimizer):
-    """LAMB (You et al., 2020), stepped by ``fastopt.functional.lamb_`` (same defaults).
+    """LAMB (You et al., 2020), stepped by ``fastopt.functional.lamb_``'s path (same defaults).
     State: ``step``, ``exp_avg``, ``exp_avg_sq``."""
 
-    _kernel = "lamb"
+    _spec = _optim_specs.LAMB
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-6,
                  weight_decay: float = 0.0, bias_correction: bool = True, *, maximize: bool = False) -> None:
-        _hyper.check_lamb(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                                      bias_correction=bias_correction, maximize=maximize))
-
-    def _state_keys(self, group):
-        return ["exp_avg", "exp_avg_sq"]
-
-    def _kernel_states(self, group, lists):
-        return [("exp_avgs", lists[0]), ("exp_avg_sqs", lists[1])]
-
-    def _hyper(self, group):
-        b1, b2 = group["betas"]
-        return dict(lr=_f(group["lr"]), beta1=_f(b1), beta2=_f(b2), eps=_f(group["eps"]),
-                    weight_decay=_f(group["weight_decay"]), bias_correction=bool(group["bias_correction"]),
-                    maximize=bool(group["maximize"]))
+        super().__init__(params, self._defaults(self._spec, locals()))
