@@ -7,7 +7,8 @@ One module per kernel family, re-exported here:
 * ``_losses``: softmax/log_softmax and their backward, the losses (value and gradient in one
   call) and dropout.
 * ``_optim``: multi-tensor, in-place optimizer steps (``adam_``, ...) and
-  ``clip_grad_norm_``; the contract is in its docstring and ``docs/optimizer-api.md``.
+  ``clip_grad_norm_``; the contract is in its docstring and the documentation's page
+  "The multi-tensor optimizer step API".
 
 Each function is a thin wrapper over the compiled ``fastopt._core``; the argument checks, the
 threads and the math live in C++, except the optimizers' hyper-parameter checks, which are

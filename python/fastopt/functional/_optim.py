@@ -1,7 +1,7 @@
 """Multi-tensor optimizer steps: one fused, in-place pass over all of a model's arrays.
 
-The contract (shared with ``fastopt.reference`` and ``fastopt.optim``) is in
-``docs/optimizer-api.md``; in short:
+The contract (shared with ``fastopt.reference`` and ``fastopt.optim``) is the documentation's
+page "The multi-tensor optimizer step API"; in short:
 
 * ``params``, ``grads`` and each state list are one ndarray or parallel lists of ndarrays.
   One call releases the GIL once and spreads the threads over the total number of elements,

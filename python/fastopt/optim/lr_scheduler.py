@@ -130,7 +130,7 @@ class LRScheduler:
 
 
 class StepLR(LRScheduler):
-    """lr *= gamma every ``step_size`` epochs."""
+    """``lr *= gamma`` every ``step_size`` epochs."""
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.step_size = step_size
@@ -147,7 +147,7 @@ class StepLR(LRScheduler):
 
 
 class MultiStepLR(LRScheduler):
-    """lr *= gamma at each milestone (a milestone listed k times multiplies by gamma**k)."""
+    """``lr *= gamma`` at each milestone (a milestone listed k times multiplies by ``gamma**k``)."""
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.milestones = Counter(milestones)
@@ -169,7 +169,7 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """lr *= gamma every epoch."""
+    """``lr *= gamma`` every epoch."""
 
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma

@@ -270,8 +270,8 @@ class Optimizer:
     def step(self, grads, *, grad_scale: Optional[float] = None, found_inf: Optional[np.ndarray] = None):
         """Apply one update. ``grads``: one per param over all groups in order (None: skip).
 
-        ``grad_scale`` and ``found_inf`` are passed to every fused call (AMP, see
-        docs/optimizer-api.md); where a call is skipped its step counts are not advanced.
+        ``grad_scale`` and ``found_inf`` are passed to every fused call (AMP, see the
+        documentation's page "The multi-tensor optimizer step API"); where a call is skipped its step counts are not advanced.
         Returns the list of StepResults of the fused calls.
         """
         per_group = self._split_grads(grads)

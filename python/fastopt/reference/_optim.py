@@ -1,4 +1,5 @@
-"""The NumPy reference of the multi-tensor optimizer steps (docs/optimizer-api.md).
+"""The NumPy reference of the multi-tensor optimizer steps (the documentation's page "The
+multi-tensor optimizer step API").
 
 Every function has the signature of its ``fastopt.functional`` twin, updates its arrays in
 place and returns a :class:`fastopt.StepResult`. Unlike the activation references, which
@@ -297,7 +298,9 @@ def _ieee(fn):
 def sgd_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.0, nesterov=False,
          weight_decay=0.0, maximize=False, first_step=False, master_params=None, max_grad_norm=None,
          grad_scale=None, found_inf=None) -> StepResult:
-    """SGD, torch.optim.SGD's ``_single_tensor_sgd``::
+    """SGD, torch.optim.SGD's ``_single_tensor_sgd``.
+
+    The update::
 
         g = -g                                   if maximize
         g = g + wd * p                           if wd != 0
@@ -340,7 +343,9 @@ def sgd_(params, grads, momentum_buffers=None, *, lr, momentum=0.0, dampening=0.
 def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
              maximize=False, master_params=None, max_grad_norm=None, grad_scale=None,
              found_inf=None) -> StepResult:
-    """Adagrad, torch.optim.Adagrad's ``_single_tensor_adagrad``::
+    """Adagrad, torch.optim.Adagrad's ``_single_tensor_adagrad``.
+
+    The update::
 
         g = -g                          if maximize
         g = g + wd * p                  if wd != 0
@@ -372,7 +377,9 @@ def adagrad_(params, grads, state_sums, *, step, lr=1e-2, lr_decay=0.0, weight_d
 def rmsprop_(params, grads, square_avgs, grad_avgs=None, momentum_buffers=None, *, lr=1e-2, alpha=0.99,
              eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, maximize=False, master_params=None,
              max_grad_norm=None, grad_scale=None, found_inf=None) -> StepResult:
-    """RMSprop, torch.optim.RMSprop's ``_single_tensor_rmsprop``::
+    """RMSprop, torch.optim.RMSprop's ``_single_tensor_rmsprop``.
+
+    The update::
 
         g = -g                                      if maximize
         g = g + wd * p                              if wd != 0
@@ -464,7 +471,9 @@ def _adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, *, step, lr, be
 def adam_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, lr=1e-3, betas=(0.9, 0.999),
           eps=1e-8, weight_decay=0.0, amsgrad=False, maximize=False, master_params=None, max_grad_norm=None,
           grad_scale=None, found_inf=None) -> StepResult:
-    """Adam, torch.optim.Adam's ``_single_tensor_adam``::
+    """Adam, torch.optim.Adam's ``_single_tensor_adam``.
+
+    The update::
 
         g = -g                                   if maximize
         g = g + wd * p                           if wd != 0
@@ -493,7 +502,9 @@ def adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, 
 @_ieee
 def lion_(params, grads, exp_avgs, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False,
           master_params=None, max_grad_norm=None, grad_scale=None, found_inf=None) -> StepResult:
-    """Lion (Chen et al. 2023)::
+    """Lion (Chen et al. 2023).
+
+    The update::
 
         g = -g                               if maximize
         c = b1 * m + (1 - b1) * g
@@ -525,7 +536,9 @@ def lion_(params, grads, exp_avgs, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0
 def lamb_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.999), eps=1e-6,
           weight_decay=0.0, bias_correction=True, maximize=False, master_params=None, max_grad_norm=None,
           grad_scale=None, found_inf=None) -> StepResult:
-    """LAMB (You et al. 2019), per tensor::
+    """LAMB (You et al. 2019), per tensor.
+
+    The update::
 
         g = -g                                       if maximize
         m = lerp(m, g, 1 - b1);  v = b2 * v + (1 - b2) * g * g        (as Adam)
@@ -567,7 +580,7 @@ def lamb_(params, grads, exp_avgs, exp_avg_sqs, *, step, lr=1e-3, betas=(0.9, 0.
 
 @_ieee
 def clip_grad_norm_(grads, max_norm, norm_type=2.0, error_if_nonfinite=False) -> float:
-    """torch.nn.utils.clip_grad_norm_: the total ``norm_type``-norm of all grads (float64
+    """``torch.nn.utils.clip_grad_norm_``: the total ``norm_type``-norm of all grads (float64
     accumulation), and ``g *= max_norm / (norm + 1e-6)`` in place when that is ``< 1``
     (NaN too, as torch's clamp-and-multiply). Returns the norm."""
     grads = _as_list(grads, "grads")
