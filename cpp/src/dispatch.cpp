@@ -30,6 +30,7 @@ struct IsaEntry {
     bool (*supported)();
     const ActivationTable& (*activations)();
     const RooflineTable& (*roofline)();
+    const LossTable& (*losses)();
     const OptimTable& (*optimizers)();
     bool (*simd_pragmas)();
 };
@@ -52,15 +53,15 @@ bool cpu_has_avx512() {  // x86-64-v4: AVX-512 F, BW, CD, DQ, VL
 
 // Lowest first. Every build has generic.
 const IsaEntry kIsas[] = {
-    {"generic", &always, &generic::activation_table, &generic::roofline_table, &generic::optim_table,
-     &generic::simd_pragmas},
+    {"generic", &always, &generic::activation_table, &generic::roofline_table, &generic::loss_table,
+     &generic::optim_table, &generic::simd_pragmas},
 #if defined(FASTOPT_BUILT_AVX2)
-    {"avx2", &cpu_has_avx2, &avx2::activation_table, &avx2::roofline_table, &avx2::optim_table,
-     &avx2::simd_pragmas},
+    {"avx2", &cpu_has_avx2, &avx2::activation_table, &avx2::roofline_table, &avx2::loss_table,
+     &avx2::optim_table, &avx2::simd_pragmas},
 #endif
 #if defined(FASTOPT_BUILT_AVX512)
-    {"avx512", &cpu_has_avx512, &avx512::activation_table, &avx512::roofline_table, &avx512::optim_table,
-     &avx512::simd_pragmas},
+    {"avx512", &cpu_has_avx512, &avx512::activation_table, &avx512::roofline_table, &avx512::loss_table,
+     &avx512::optim_table, &avx512::simd_pragmas},
 #endif
 };
 constexpr int kNumIsas = static_cast<int>(sizeof(kIsas) / sizeof(kIsas[0]));
@@ -111,6 +112,7 @@ std::string join(const std::vector<std::string>& v) {
 
 const ActivationTable& activations() { return kIsas[g_isa.load(std::memory_order_relaxed)].activations(); }
 const RooflineTable& roofline() { return kIsas[g_isa.load(std::memory_order_relaxed)].roofline(); }
+const LossTable& losses() { return kIsas[g_isa.load(std::memory_order_relaxed)].losses(); }
 const OptimTable& optimizers() { return kIsas[g_isa.load(std::memory_order_relaxed)].optimizers(); }
 
 std::string current_isa() { return kIsas[g_isa.load()].name; }
@@ -160,6 +162,50 @@ void init_isa_from_env() {
     }
 }
 
+namespace {
+
+// The rows of activations.def and losses.def whose kernel is missing from these tables, as
+// "isa:name " entries.
+template <class T>
+std::string missing_kernels(const ActivationKernels<T>& a, const LossKernels<T>& l, const std::string& isa) {
+    std::string missing;
+    auto need = [&](auto kernel, const char* name) {
+        if (kernel == nullptr) missing += isa + ":" + name + " ";
+    };
+#define FASTOPT_ACTIVATION(name, Rule, saved, public_name) \
+    need(a.forward[static_cast<int>(Act::name)], #name);    \
+    need(a.backward[static_cast<int>(Act::name)], #name "_backward");
+#define FASTOPT_PRELU(name)        \
+    need(a.name##_forward, #name); \
+    need(a.name##_backward, #name "_backward");
+#include "fastopt/activations.def"
+#define FASTOPT_SOFTMAX(name) \
+    need(l.name, #name);      \
+    need(l.name##_backward, #name "_backward");
+#define FASTOPT_CLASS_LOSS(name, public_name, input) need(l.name, #public_name);
+#define FASTOPT_POINTWISE_LOSS(name, public_name, args) \
+    need(l.pointwise[static_cast<int>(PointwiseLoss::name)], #public_name);
+#define FASTOPT_DROPOUT(name) \
+    need(l.name, #name);      \
+    need(l.name##_backward, #name "_backward");
+#include "fastopt/losses.def"
+    return missing;
+}
+
+}  // namespace
+
+void check_kernel_tables() {
+    std::string missing;
+    for (int i = 0; i < kNumIsas; ++i) {
+        const ActivationTable& a = kIsas[i].activations();
+        const LossTable& l = kIsas[i].losses();
+        missing += missing_kernels(a.f32, l.f32, std::string(kIsas[i].name) + "/float32");
+        missing += missing_kernels(a.f64, l.f64, std::string(kIsas[i].name) + "/float64");
+    }
+    if (!missing.empty())
+        throw std::logic_error("fastopt: registry rows without a kernel in the ISA tables: " + missing);
+}
+
 int num_threads() { return g_threads.load(std::memory_order_relaxed); }
 
 void set_num_threads(int n) {
@@ -186,24 +232,5 @@ bool openmp_enabled() {
     return false;
 #endif
 }
-
-}  // namespace fastopt
-
-// ---- Losses: one table getter per ISA, in kIsas' order ------------------------------------------
-namespace fastopt {
-namespace {
-const LossTable& (*const kLossTables[])() = {
-    &generic::loss_table,
-#if defined(FASTOPT_BUILT_AVX2)
-    &avx2::loss_table,
-#endif
-#if defined(FASTOPT_BUILT_AVX512)
-    &avx512::loss_table,
-#endif
-};
-static_assert(sizeof(kLossTables) / sizeof(kLossTables[0]) == kNumIsas, "one loss table per ISA");
-}  // namespace
-
-const LossTable& losses() { return kLossTables[g_isa.load(std::memory_order_relaxed)](); }
 
 }  // namespace fastopt

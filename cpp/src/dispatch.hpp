@@ -30,6 +30,10 @@ std::vector<std::pair<std::string, std::string>> isa_flags();
 void set_isa(const std::string& name);
 // Picks the best supported ISA, lowered by the FASTOPT_ISA environment variable if set.
 void init_isa_from_env();
+// Throws std::logic_error naming every registry row (activations.def, losses.def) whose kernel
+// some ISA's table lacks: a row added without its line in that ISA's table fill. Run once at
+// import, so the gap fails the import instead of a call through a null pointer.
+void check_kernel_tables();
 
 // Threads used by kernels: starts at OpenMP's default (OMP_NUM_THREADS if set).
 int num_threads();

@@ -10,9 +10,10 @@
 
 namespace fastopt {
 
+// Index of an elementwise activation in ActivationKernels::forward / backward.
 enum class Act : int {
 #define FASTOPT_ACTIVATION(name, Rule, saved, public_name) name,
-#include "fastopt/kernels.def"
+#include "fastopt/activations.def"
     count
 };
 constexpr int kNumActivations = static_cast<int>(Act::count);
@@ -34,8 +35,10 @@ struct ActivationKernels {
 
     Forward forward[kNumActivations];
     Backward backward[kNumActivations];
-    PreluForward prelu_forward;
-    PreluBackward prelu_backward;
+#define FASTOPT_PRELU(name)        \
+    PreluForward name##_forward;   \
+    PreluBackward name##_backward;
+#include "fastopt/activations.def"
 };
 
 struct ActivationTable {
@@ -61,7 +64,8 @@ struct RooflineTable {
     }
 };
 
-// Multi-tensor optimizer steps and gradient norms (optimizers.cpp).
+// Multi-tensor optimizer steps and gradient norms (optimizers.cpp). `step` runs every
+// optimizer (StepRequest::opt); grad_norm and scale are clip_grad_norm_'s two passes.
 struct OptimTable {
     StepReport (*step)(const StepRequest& request);
     double (*grad_norm)(const NormRequest& request);          // the norm of the whole list
@@ -76,7 +80,11 @@ namespace fastopt {
 enum class Reduction : int { none = 0, mean = 1, sum = 2 };
 
 // Elementwise losses: one kernel each, LossKernels::pointwise[PointwiseLoss].
-enum class PointwiseLoss : int { mse = 0, l1, smooth_l1, huber, bce_with_logits, count };
+enum class PointwiseLoss : int {
+#define FASTOPT_POINTWISE_LOSS(name, public_name, args) name,
+#include "fastopt/losses.def"
+    count
+};
 constexpr int kNumPointwiseLosses = static_cast<int>(PointwiseLoss::count);
 
 // cross_entropy / nll_loss over logits viewed as (n, c, inner): sample r = (i, d) reads
@@ -126,12 +134,16 @@ struct LossKernels {
     using DropoutBackFn = void (*)(const T* gy, const std::uint8_t* mask, T* gx, std::int64_t n, double p,
                                    int threads);
 
-    SoftmaxFn softmax, log_softmax;
-    SoftmaxBackFn softmax_backward, log_softmax_backward;
-    ClassLossFn cross_entropy, nll;
+    // One field per losses.def row (the pointwise losses: one entry of `pointwise` each).
+#define FASTOPT_SOFTMAX(name) \
+    SoftmaxFn name;           \
+    SoftmaxBackFn name##_backward;
+#define FASTOPT_CLASS_LOSS(name, public_name, input) ClassLossFn name;
+#define FASTOPT_DROPOUT(name) \
+    DropoutFn name;           \
+    DropoutBackFn name##_backward;
+#include "fastopt/losses.def"
     PointwiseFn pointwise[kNumPointwiseLosses];
-    DropoutFn dropout;
-    DropoutBackFn dropout_backward;
 };
 
 struct LossTable {

@@ -10,8 +10,11 @@ namespace fastopt {
 // dtype (the kernels' and the binding's clipping both use it).
 inline constexpr double kClipEps = 1e-6;
 
-
-enum class Optimizer : int { sgd, adagrad, rmsprop, adam, lion, lamb };
+// One enumerator per optimizers.def row.
+enum class Optimizer : int {
+#define FASTOPT_OPTIMIZER(name, pass) name,
+#include "fastopt/optimizers.def"
+};
 
 // Storage types of the arrays a step touches.
 enum class Elem : int { f32, f64, bf16, f16 };

@@ -1,6 +1,6 @@
 // Bindings of the activations: argument checks, GIL release, a call through dispatch.
-// One registration per kernels.def entry; the Python signatures and docstrings with named
-// hyper-parameters live in python/fastopt/functional.py.
+// The registrations are expanded from activations.def; the Python signatures and docstrings
+// with named hyper-parameters live in python/fastopt/functional/_activations.py.
 #include <cstdint>
 #include <string>
 
@@ -155,12 +155,12 @@ void register_activations(py::module_& m) {
         "grad_out"_a, py::arg(#saved), "out"_a = py::none(), "a"_a = 0.0, "b"_a = 0.0,                        \
         "Backward of " #public_name " from grad_out and " #saved "; see fastopt.functional." #public_name \
         "_backward");
-#include "fastopt/kernels.def"
-
-    m.def("prelu", &prelu, "x"_a, "weight"_a, "out"_a = py::none(),
-          "PReLU forward; see fastopt.functional.prelu");
-    m.def("prelu_backward", &prelu_backward, "grad_out"_a, "x"_a, "weight"_a, "out"_a = py::none(),
-          "PReLU backward -> (grad_x, grad_weight), grad_x in out if given; see fastopt.functional.prelu_backward");
+#define FASTOPT_PRELU(name)                                                                                  \
+    m.def(#name, &name, "x"_a, "weight"_a, "out"_a = py::none(), "PReLU forward; see fastopt.functional." #name); \
+    m.def(#name "_backward", &name##_backward, "grad_out"_a, "x"_a, "weight"_a, "out"_a = py::none(),       \
+          "PReLU backward -> (grad_x, grad_weight), grad_x in out if given; see fastopt.functional." #name    \
+          "_backward");
+#include "fastopt/activations.def"
 }
 
 }  // namespace fastopt

@@ -1,5 +1,7 @@
 // Bindings of softmax, the losses and dropout: argument checks (all before any write), GIL
-// release, a call through dispatch. Docstrings and the public signatures are in
+// release, a call through dispatch. The registrations are expanded from losses.def; a kernel
+// is picked from LossKernels<T> by a `select` function object (k -> k.<row name>), so one
+// binding serves every row of a shape. Docstrings and the public signatures are in
 // python/fastopt/functional/_losses.py.
 #include <cmath>
 #include <cstdint>
@@ -35,8 +37,10 @@ AxisView axis_view(const py::array& x, std::int64_t axis, const std::string& fn)
     return v;
 }
 
-py::array softmax_forward(bool log, py::handle x_obj, std::int64_t axis, const py::object& out_obj) {
-    const std::string fn = display(log ? "log_softmax" : "softmax");
+template <class Select>
+py::array softmax_forward(Select select, const char* name, py::handle x_obj, std::int64_t axis,
+                          const py::object& out_obj) {
+    const std::string fn = display(name);
     py::array x = float_input(x_obj, fn, "x");
     const AxisView v = axis_view(x, axis, fn);
     py::array out = output_for(out_obj, "out", x, fn);
@@ -47,15 +51,15 @@ py::array softmax_forward(bool log, py::handle x_obj, std::int64_t axis, const p
     const LossTable& t = losses();
     run_nogil(dtype_of(x), [&](auto tag) {
         using T = decltype(tag);
-        const auto& k = t.get<T>();
-        (log ? k.log_softmax : k.softmax)(static_cast<const T*>(xp), static_cast<T*>(yp), v.outer, v.len, v.inner,
-                                          threads);
+        select(t.get<T>())(static_cast<const T*>(xp), static_cast<T*>(yp), v.outer, v.len, v.inner, threads);
     });
     return out;
 }
 
-py::array softmax_backward(bool log, py::handle gy_obj, py::handle y_obj, std::int64_t axis, const py::object& out_obj) {
-    const std::string fn = display(log ? "log_softmax_backward" : "softmax_backward");
+template <class Select>
+py::array softmax_backward(Select select, const char* name, py::handle gy_obj, py::handle y_obj, std::int64_t axis,
+                           const py::object& out_obj) {
+    const std::string fn = display(name) + "_backward";
     py::array gy = float_input(gy_obj, fn, "grad_out");
     py::array y = float_input(y_obj, fn, "y");
     require_same_dtype(gy, "grad_out", y, "y", fn);
@@ -71,9 +75,8 @@ py::array softmax_backward(bool log, py::handle gy_obj, py::handle y_obj, std::i
     const LossTable& t = losses();
     run_nogil(dtype_of(gy), [&](auto tag) {
         using T = decltype(tag);
-        const auto& k = t.get<T>();
-        (log ? k.log_softmax_backward : k.softmax_backward)(static_cast<const T*>(gp), static_cast<const T*>(yp),
-                                                            static_cast<T*>(op), v.outer, v.len, v.inner, threads);
+        select(t.get<T>())(static_cast<const T*>(gp), static_cast<const T*>(yp), static_cast<T*>(op), v.outer, v.len,
+                           v.inner, threads);
     });
     return out;
 }
@@ -241,12 +244,15 @@ py::array grad_output(const py::object& out_obj, bool want_grad, const py::array
     return out;
 }
 
-py::tuple class_loss(bool is_nll, py::handle x_obj, py::handle t_obj, py::handle w_obj, std::int64_t ignore_index,
-                     const std::string& reduction, double label_smoothing, double grad_scale, bool want_grad,
-                     const py::object& out_obj) {
-    const std::string fn = display(is_nll ? "nll_loss" : "cross_entropy");
-    ClassProblem cp = class_problem(fn, is_nll ? "log_probs" : "logits", x_obj, t_obj, w_obj, ignore_index, reduction,
-                                    label_smoothing, !is_nll);
+// xname: what the scores are, "logits" or "log_probs"; probabilities: whether float targets
+// (class probabilities) are accepted.
+template <class Select>
+py::tuple class_loss(Select select, const char* name, const char* xname, bool probabilities, py::handle x_obj,
+                     py::handle t_obj, py::handle w_obj, std::int64_t ignore_index, const std::string& reduction,
+                     double label_smoothing, double grad_scale, bool want_grad, const py::object& out_obj) {
+    const std::string fn = display(name);
+    ClassProblem cp = class_problem(fn, xname, x_obj, t_obj, w_obj, ignore_index, reduction, label_smoothing,
+                                    probabilities);
     cp.p.grad_scale = grad_scale;
     py::array grad;
     try {
@@ -268,9 +274,8 @@ py::tuple class_loss(bool is_nll, py::handle x_obj, py::handle t_obj, py::handle
     const LossTable& t = losses();
     run_nogil(dtype_of(cp.x), [&](auto tag) {
         using T = decltype(tag);
-        const auto& k = t.get<T>();
-        s = (is_nll ? k.nll : k.cross_entropy)(static_cast<const T*>(xp), static_cast<const T*>(wp),
-                                               static_cast<T*>(gp), static_cast<T*>(np_), p, threads);
+        s = select(t.get<T>())(static_cast<const T*>(xp), static_cast<const T*>(wp), static_cast<T*>(gp),
+                               static_cast<T*>(np_), p, threads);
     });
     if (s.bad_target) {
         check_targets(fn, cp);
@@ -401,75 +406,98 @@ py::array dropout_backward(py::handle gy_obj, py::handle mask_obj, double p, con
     return out;
 }
 
-}  // namespace
+// One registration function per row shape of losses.def; `name` is the row's public name (a
+// string literal: the bindings keep it). pybind11 copies the docstrings.
 
-void register_losses(py::module_& m) {
+std::string see(const std::string& name) { return "see fastopt.functional." + name; }
+
+template <class Forward, class Backward>
+void def_softmax(py::module_& m, const char* name, Forward forward, Backward backward) {
     m.def(
-        "softmax", [](py::handle x, std::int64_t axis, const py::object& out) { return softmax_forward(false, x, axis, out); },
-        "x"_a, "axis"_a = -1, "out"_a = py::none(), "see fastopt.functional.softmax");
-    m.def(
-        "log_softmax", [](py::handle x, std::int64_t axis, const py::object& out) { return softmax_forward(true, x, axis, out); },
-        "x"_a, "axis"_a = -1, "out"_a = py::none(), "see fastopt.functional.log_softmax");
-    m.def(
-        "softmax_backward",
-        [](py::handle gy, py::handle y, std::int64_t axis, const py::object& out) {
-            return softmax_backward(false, gy, y, axis, out);
+        name,
+        [forward, name](py::handle x, std::int64_t axis, const py::object& out) {
+            return softmax_forward(forward, name, x, axis, out);
         },
-        "grad_out"_a, "y"_a, "axis"_a = -1, "out"_a = py::none(), "see fastopt.functional.softmax_backward");
+        "x"_a, "axis"_a = -1, "out"_a = py::none(), see(name).c_str());
+    const std::string backward_name = std::string(name) + "_backward";
     m.def(
-        "log_softmax_backward",
-        [](py::handle gy, py::handle y, std::int64_t axis, const py::object& out) {
-            return softmax_backward(true, gy, y, axis, out);
+        backward_name.c_str(),
+        [backward, name](py::handle gy, py::handle y, std::int64_t axis, const py::object& out) {
+            return softmax_backward(backward, name, gy, y, axis, out);
         },
-        "grad_out"_a, "y"_a, "axis"_a = -1, "out"_a = py::none(), "see fastopt.functional.log_softmax_backward");
+        "grad_out"_a, "y"_a, "axis"_a = -1, "out"_a = py::none(), see(backward_name).c_str());
+}
+
+// Softmax cross-entropy: index or class-probability targets, label smoothing.
+template <class Select>
+void def_class_loss_logits(py::module_& m, const char* name, Select select) {
     m.def(
-        "cross_entropy",
-        [](py::handle x, py::handle t, py::handle w, std::int64_t ignore_index, const std::string& reduction,
-           double label_smoothing, double grad_scale, bool grad, const py::object& out) {
-            return class_loss(false, x, t, w, ignore_index, reduction, label_smoothing, grad_scale, grad, out);
+        name,
+        [select, name](py::handle x, py::handle t, py::handle w, std::int64_t ignore_index, const std::string& reduction,
+                       double label_smoothing, double grad_scale, bool grad, const py::object& out) {
+            return class_loss(select, name, "logits", true, x, t, w, ignore_index, reduction, label_smoothing,
+                              grad_scale, grad, out);
         },
         "logits"_a, "target"_a, "weight"_a = py::none(), "ignore_index"_a = -100, "reduction"_a = "mean",
         "label_smoothing"_a = 0.0, "grad_scale"_a = 1.0, "grad"_a = true, "out"_a = py::none(),
-        "(loss, grad_logits or None); see fastopt.functional.cross_entropy");
+        ("(loss, grad_logits or None); " + see(name)).c_str());
+}
+
+// Negative log-likelihood of log-probabilities: index targets only.
+template <class Select>
+void def_class_loss_log_probs(py::module_& m, const char* name, Select select) {
     m.def(
-        "nll_loss",
-        [](py::handle x, py::handle t, py::handle w, std::int64_t ignore_index, const std::string& reduction,
-           double grad_scale, bool grad, const py::object& out) {
-            return class_loss(true, x, t, w, ignore_index, reduction, 0.0, grad_scale, grad, out);
+        name,
+        [select, name](py::handle x, py::handle t, py::handle w, std::int64_t ignore_index, const std::string& reduction,
+                       double grad_scale, bool grad, const py::object& out) {
+            return class_loss(select, name, "log_probs", false, x, t, w, ignore_index, reduction, 0.0, grad_scale,
+                              grad, out);
         },
         "log_probs"_a, "target"_a, "weight"_a = py::none(), "ignore_index"_a = -100, "reduction"_a = "mean",
-        "grad_scale"_a = 1.0, "grad"_a = true, "out"_a = py::none(), "(loss, grad_log_probs or None); see fastopt.functional.nll_loss");
-    struct Pw {
-        const char* name;
-        PointwiseLoss which;
-    };
-    for (Pw e : {Pw{"mse_loss", PointwiseLoss::mse}, Pw{"l1_loss", PointwiseLoss::l1},
-                 Pw{"smooth_l1_loss", PointwiseLoss::smooth_l1}, Pw{"huber_loss", PointwiseLoss::huber}}) {
-        m.def(
-            e.name,
-            [e](py::handle pred, py::handle target, const std::string& reduction, double beta, double grad_scale,
-                bool grad, const py::object& out) {
-                return pointwise_loss(e.which, e.name, pred, target, "pred", py::none(), py::none(), reduction, beta,
-                                      grad_scale, grad, out);
-            },
-            "pred"_a, "target"_a, "reduction"_a = "mean", "beta"_a = 1.0, "grad_scale"_a = 1.0, "grad"_a = true,
-            "out"_a = py::none(),
-            "(loss, grad_pred or None); beta is smooth_l1's beta or huber's delta; see fastopt.functional");
-    }
+        "grad_scale"_a = 1.0, "grad"_a = true, "out"_a = py::none(),
+        ("(loss, grad_log_probs or None); " + see(name)).c_str());
+}
+
+void def_pointwise_loss_pred_beta(py::module_& m, const char* name, PointwiseLoss which) {
     m.def(
-        "binary_cross_entropy_with_logits",
-        [](py::handle x, py::handle target, py::handle w, py::handle pw, const std::string& reduction, double grad_scale,
-           bool grad, const py::object& out) {
-            return pointwise_loss(PointwiseLoss::bce_with_logits, "binary_cross_entropy_with_logits", x, target,
-                                  "logits", w, pw, reduction, 1.0, grad_scale, grad, out);
+        name,
+        [which, name](py::handle pred, py::handle target, const std::string& reduction, double beta, double grad_scale,
+                      bool grad, const py::object& out) {
+            return pointwise_loss(which, name, pred, target, "pred", py::none(), py::none(), reduction, beta,
+                                  grad_scale, grad, out);
+        },
+        "pred"_a, "target"_a, "reduction"_a = "mean", "beta"_a = 1.0, "grad_scale"_a = 1.0, "grad"_a = true,
+        "out"_a = py::none(),
+        ("(loss, grad_pred or None); beta is smooth_l1's beta or huber's delta; " + see(name)).c_str());
+}
+
+void def_pointwise_loss_logits_weights(py::module_& m, const char* name, PointwiseLoss which) {
+    m.def(
+        name,
+        [which, name](py::handle x, py::handle target, py::handle w, py::handle pw, const std::string& reduction,
+                      double grad_scale, bool grad, const py::object& out) {
+            return pointwise_loss(which, name, x, target, "logits", w, pw, reduction, 1.0, grad_scale, grad, out);
         },
         "logits"_a, "target"_a, "weight"_a = py::none(), "pos_weight"_a = py::none(), "reduction"_a = "mean",
         "grad_scale"_a = 1.0, "grad"_a = true, "out"_a = py::none(),
-        "(loss, grad_logits or None); see fastopt.functional.binary_cross_entropy_with_logits");
-    m.def("dropout", &dropout, "x"_a, "p"_a, "seed"_a, "training"_a = true, "out"_a = py::none(),
-          "(y, mask); see fastopt.functional.dropout");
-    m.def("dropout_backward", &dropout_backward, "grad_out"_a, "mask"_a, "p"_a, "out"_a = py::none(),
-          "see fastopt.functional.dropout_backward");
+        ("(loss, grad_logits or None); " + see(name)).c_str());
+}
+
+}  // namespace
+
+void register_losses(py::module_& m) {
+#define FASTOPT_SOFTMAX(name) \
+    def_softmax(m, #name, [](const auto& k) { return k.name; }, [](const auto& k) { return k.name##_backward; });
+#define FASTOPT_CLASS_LOSS(name, public_name, input) \
+    def_class_loss_##input(m, #public_name, [](const auto& k) { return k.name; });
+#define FASTOPT_POINTWISE_LOSS(name, public_name, args) \
+    def_pointwise_loss_##args(m, #public_name, PointwiseLoss::name);
+#define FASTOPT_DROPOUT(name)                                                                 \
+    m.def(#name, &name, "x"_a, "p"_a, "seed"_a, "training"_a = true, "out"_a = py::none(),      \
+          "(y, mask); see fastopt.functional." #name);                                         \
+    m.def(#name "_backward", &name##_backward, "grad_out"_a, "mask"_a, "p"_a, "out"_a = py::none(), \
+          "see fastopt.functional." #name "_backward");
+#include "fastopt/losses.def"
 }
 
 }  // namespace fastopt

@@ -163,137 +163,148 @@ OptimHyper parse_hyper(const py::dict& d, const std::string& fn) {
     return h;
 }
 
+// The optimizers.def row named `name` (adamw included: see the row).
 Optimizer parse_optimizer(const std::string& name) {
-    if (name == "sgd") return Optimizer::sgd;
-    if (name == "adagrad") return Optimizer::adagrad;
-    if (name == "rmsprop") return Optimizer::rmsprop;
-    if (name == "adam" || name == "adamw") return Optimizer::adam;
-    if (name == "lion") return Optimizer::lion;
-    if (name == "lamb") return Optimizer::lamb;
+#define FASTOPT_OPTIMIZER(opt, pass) \
+    if (name == #opt) return Optimizer::opt;
+#include "fastopt/optimizers.def"
     throw py::value_error("unknown optimizer " + name);
 }
 
-// states: a list of (name, list-or-None); a None slot is not used by this call.
-py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::handle grads_obj, const py::list& states,
-                         py::handle masters_obj, py::handle step_obj, py::handle first_obj, const py::dict& hyper,
-                         double grad_scale, py::object max_grad_norm, py::object found_inf_obj) {
-    const std::string fn = "fastopt.functional." + name + "_";
-    StepRequest rq;
-    rq.opt = parse_optimizer(name);
-    rq.hyper = parse_hyper(hyper, fn);
+// The arrays of one step call, as lists of one length: masters only with low-precision params
+// (mixed), a state list empty when the call does not use its slot.
+struct StepLists {
+    std::vector<py::array> params, grads, masters;
+    std::vector<std::pair<std::string, std::vector<py::array>>> states;
+    bool mixed = false;
+    std::size_t count() const { return params.size(); }
+};
 
-    std::vector<py::array> params = as_list(params_obj, fn, "params");
-    std::vector<py::array> grads = as_list(grads_obj, fn, "grads");
-    const std::size_t count = params.size();
-    if (grads.size() != count)
-        throw py::value_error(fn + ": " + std::to_string(grads.size()) + " grads for " + std::to_string(count) +
+// states: a list of (name, list-or-None); a None slot is not used by this call.
+StepLists parse_lists(const std::string& fn, py::handle params_obj, py::handle grads_obj, py::handle masters_obj,
+                      const py::list& states) {
+    StepLists l;
+    l.params = as_list(params_obj, fn, "params");
+    l.grads = as_list(grads_obj, fn, "grads");
+    const std::size_t count = l.count();
+    if (l.grads.size() != count)
+        throw py::value_error(fn + ": " + std::to_string(l.grads.size()) + " grads for " + std::to_string(count) +
                               " params");
-    const bool mixed = !masters_obj.is_none();
-    std::vector<py::array> masters;
-    if (mixed) {
-        masters = as_list(masters_obj, fn, "master_params");
-        if (masters.size() != count)
-            throw py::value_error(fn + ": " + std::to_string(masters.size()) + " master_params for " +
+    l.mixed = !masters_obj.is_none();
+    if (l.mixed) {
+        l.masters = as_list(masters_obj, fn, "master_params");
+        if (l.masters.size() != count)
+            throw py::value_error(fn + ": " + std::to_string(l.masters.size()) + " master_params for " +
                                   std::to_string(count) + " params");
     }
-    std::vector<std::pair<std::string, std::vector<py::array>>> state_lists;
     for (py::handle entry : states) {
         auto pair = entry.cast<py::tuple>();
         const std::string sname = pair[0].cast<std::string>();
         if (pair[1].is_none()) {
-            state_lists.emplace_back(sname, std::vector<py::array>{});
+            l.states.emplace_back(sname, std::vector<py::array>{});
             continue;
         }
         auto list = as_list(pair[1], fn, sname);
         if (list.size() != count)
             throw py::value_error(fn + ": " + std::to_string(list.size()) + " " + sname + " for " +
                                   std::to_string(count) + " params");
-        state_lists.emplace_back(sname, std::move(list));
+        l.states.emplace_back(sname, std::move(list));
     }
-    if (state_lists.size() > 3) throw py::value_error(fn + ": at most 3 state lists");
-    const std::vector<std::int64_t> steps = per_tensor<std::int64_t>(step_obj, count, fn, "step");
-    const std::vector<bool> firsts = per_tensor<bool>(first_obj, count, fn, "first_step");
-    for (std::size_t i = 0; i < count; ++i)
+    if (l.states.size() > 3) throw py::value_error(fn + ": at most 3 state lists");
+    return l;
+}
+
+// Each step must be >= 1 (the 1-based update count of its tensor).
+void check_steps(const std::vector<std::int64_t>& steps, const std::string& fn) {
+    for (std::size_t i = 0; i < steps.size(); ++i)
         if (steps[i] < 1) throw py::value_error(fn + ": step must be >= 1 (the 1-based update count), got " +
                                                 std::to_string(steps[i]) + " for params[" + std::to_string(i) + "]");
+}
 
-    // dtypes: one compute type, one grad type, one low-precision type over the whole list.
-    Elem param_elem = Elem::f32, grad_elem = Elem::f32;
-    std::vector<Span> spans;
-    std::vector<TensorRef> refs(count);
-    for (std::size_t i = 0; i < count; ++i) {
-        py::array& p = params[i];
-        const py::array& g = grads[i];
-        Elem pe, ge;
-        if (!elem_of(p, pe))
-            throw py::type_error(fn + ": " + at("params", i) + " has unsupported dtype " + dtype_str(p) +
-                                 "; expected float32 or float64 (or bfloat16/float16 with master_params)");
-        if (!elem_of(g, ge))
-            throw py::type_error(fn + ": " + at("grads", i) + " has unsupported dtype " + dtype_str(g));
-        if (i == 0) { param_elem = pe; grad_elem = ge; }
-        if (pe != param_elem)
-            throw py::type_error(fn + ": " + at("params", i) + " is " + elem_name(pe) + " but params[0] is " +
-                                 elem_name(param_elem) + "; one call takes one dtype");
-        if (ge != grad_elem)
-            throw py::type_error(fn + ": " + at("grads", i) + " is " + elem_name(ge) + " but grads[0] is " +
-                                 elem_name(grad_elem) + "; one call takes one dtype");
-        const bool lowp = pe == Elem::bf16 || pe == Elem::f16;
-        if (lowp && !mixed)
-            throw py::type_error(fn + ": " + at("params", i) + " is " + elem_name(pe) +
-                                 "; low-precision params need master_params (float32 copies to update)");
-        if (!lowp && mixed)
-            throw py::type_error(fn + ": master_params are for bfloat16/float16 params, but " + at("params", i) +
-                                 " is " + elem_name(pe));
-        const Elem compute = mixed ? Elem::f32 : pe;
-        if (compute == Elem::f64 ? ge != Elem::f64 : ge == Elem::f64)
-            throw py::type_error(fn + ": " + at("grads", i) + " is " + elem_name(ge) + " but the params are " +
-                                 elem_name(pe) + (compute == Elem::f64 ? "; float64 params need float64 grads"
-                                                                        : "; grads must be float32, bfloat16 or float16"));
-        check_shape(p, g, fn, "grads", i);
-        check_layout(p, fn, "params", i, true);
-        check_layout(g, fn, "grads", i, false);
-        TensorRef& r = refs[i];
-        r.n = p.size();
-        r.step = steps[i];
-        r.first = firsts[i];
-        r.grad = g.data();
-        add_span(spans, p, "params", i);
-        add_span(spans, g, "grads", i);
-        if (mixed) {
-            py::array& m = masters[i];
-            Elem me;
-            if (!elem_of(m, me) || me != Elem::f32)
-                throw py::type_error(fn + ": " + at("master_params", i) + " has dtype " + dtype_str(m) +
-                                     "; master copies are float32");
-            check_shape(p, m, fn, "master_params", i);
-            check_layout(m, fn, "master_params", i, true);
-            r.param = m.mutable_data();
-            r.param_lowp = p.mutable_data();
-            add_span(spans, m, "master_params", i);
-        } else {
-            r.param = p.mutable_data();
-        }
-        for (std::size_t s = 0; s < state_lists.size(); ++s) {
-            auto& [sname, list] = state_lists[s];
-            if (list.empty()) continue;
-            py::array& a = list[i];
-            Elem se;
-            if (!elem_of(a, se) || se != compute)
-                throw py::type_error(fn + ": " + at(sname, i) + " has dtype " + dtype_str(a) + " but must be " +
-                                     elem_name(compute) + (mixed ? " (state of low-precision params is float32)" : ""));
-            check_shape(p, a, fn, sname.c_str(), i);
-            check_layout(a, fn, sname.c_str(), i, true);
-            r.state[s] = a.mutable_data();
-            add_span(spans, a, sname.c_str(), i);
-        }
+// The storage types of one call: one param type and one grad type over the whole list (set
+// from tensor 0). check_dtypes checks tensor i against them and returns the compute type.
+struct StepTypes {
+    Elem param = Elem::f32, grad = Elem::f32;
+};
+
+Elem check_dtypes(const StepLists& l, std::size_t i, StepTypes& types, const std::string& fn) {
+    const py::array& p = l.params[i];
+    const py::array& g = l.grads[i];
+    Elem pe, ge;
+    if (!elem_of(p, pe))
+        throw py::type_error(fn + ": " + at("params", i) + " has unsupported dtype " + dtype_str(p) +
+                             "; expected float32 or float64 (or bfloat16/float16 with master_params)");
+    if (!elem_of(g, ge)) throw py::type_error(fn + ": " + at("grads", i) + " has unsupported dtype " + dtype_str(g));
+    if (i == 0) types = {pe, ge};
+    if (pe != types.param)
+        throw py::type_error(fn + ": " + at("params", i) + " is " + elem_name(pe) + " but params[0] is " +
+                             elem_name(types.param) + "; one call takes one dtype");
+    if (ge != types.grad)
+        throw py::type_error(fn + ": " + at("grads", i) + " is " + elem_name(ge) + " but grads[0] is " +
+                             elem_name(types.grad) + "; one call takes one dtype");
+    const bool lowp = pe == Elem::bf16 || pe == Elem::f16;
+    if (lowp && !l.mixed)
+        throw py::type_error(fn + ": " + at("params", i) + " is " + elem_name(pe) +
+                             "; low-precision params need master_params (float32 copies to update)");
+    if (!lowp && l.mixed)
+        throw py::type_error(fn + ": master_params are for bfloat16/float16 params, but " + at("params", i) + " is " +
+                             elem_name(pe));
+    const Elem compute = l.mixed ? Elem::f32 : pe;
+    if (compute == Elem::f64 ? ge != Elem::f64 : ge == Elem::f64)
+        throw py::type_error(fn + ": " + at("grads", i) + " is " + elem_name(ge) + " but the params are " +
+                             elem_name(pe) + (compute == Elem::f64 ? "; float64 params need float64 grads"
+                                                                    : "; grads must be float32, bfloat16 or float16"));
+    return compute;
+}
+
+// Tensor i's arrays, checked (shape, layout, master and state dtypes) and recorded in `spans`
+// for the overlap check, as the kernel's TensorRef. Its dtypes were checked by check_dtypes.
+TensorRef tensor_ref(StepLists& l, std::size_t i, Elem compute, std::int64_t step, bool first,
+                     std::vector<Span>& spans, const std::string& fn) {
+    py::array& p = l.params[i];
+    const py::array& g = l.grads[i];
+    check_shape(p, g, fn, "grads", i);
+    check_layout(p, fn, "params", i, true);
+    check_layout(g, fn, "grads", i, false);
+    TensorRef r;
+    r.n = p.size();
+    r.step = step;
+    r.first = first;
+    r.grad = g.data();
+    add_span(spans, p, "params", i);
+    add_span(spans, g, "grads", i);
+    if (l.mixed) {
+        py::array& m = l.masters[i];
+        Elem me;
+        if (!elem_of(m, me) || me != Elem::f32)
+            throw py::type_error(fn + ": " + at("master_params", i) + " has dtype " + dtype_str(m) +
+                                 "; master copies are float32");
+        check_shape(p, m, fn, "master_params", i);
+        check_layout(m, fn, "master_params", i, true);
+        r.param = m.mutable_data();
+        r.param_lowp = p.mutable_data();
+        add_span(spans, m, "master_params", i);
+    } else {
+        r.param = p.mutable_data();
     }
-    check_disjoint(spans, fn);
+    for (std::size_t s = 0; s < l.states.size(); ++s) {
+        auto& [sname, list] = l.states[s];
+        if (list.empty()) continue;
+        py::array& a = list[i];
+        Elem se;
+        if (!elem_of(a, se) || se != compute)
+            throw py::type_error(fn + ": " + at(sname, i) + " has dtype " + dtype_str(a) + " but must be " +
+                                 elem_name(compute) + (l.mixed ? " (state of low-precision params is float32)" : ""));
+        check_shape(p, a, fn, sname.c_str(), i);
+        check_layout(a, fn, sname.c_str(), i, true);
+        r.state[s] = a.mutable_data();
+        add_span(spans, a, sname.c_str(), i);
+    }
+    return r;
+}
 
-    rq.compute = mixed ? Elem::f32 : param_elem;
-    rq.grad = grad_elem;
-    rq.lowp = mixed ? param_elem : Elem::f32;
-    rq.tensors = refs.data();
-    rq.count = static_cast<std::int64_t>(count);
+// grad_scale and max_grad_norm, checked, into the request.
+void set_grad_scaling(StepRequest& rq, double grad_scale, const py::object& max_grad_norm, const std::string& fn) {
     if (!(grad_scale > 0) || !std::isfinite(grad_scale))
         throw py::value_error(fn + ": grad_scale must be a positive finite number, got " + std::to_string(grad_scale));
     rq.grad_scale = grad_scale;
@@ -302,29 +313,33 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
         if (!(rq.max_grad_norm > 0))
             throw py::value_error(fn + ": max_grad_norm must be > 0, got " + std::to_string(rq.max_grad_norm));
     }
-    float* found_inf = nullptr;
-    if (!found_inf_obj.is_none()) {
-        if (!py::isinstance<py::array>(found_inf_obj))
-            throw py::type_error(fn + ": found_inf must be a float32 ndarray of one element");
-        py::array f = py::reinterpret_borrow<py::array>(found_inf_obj);
-        Elem fe;
-        if (!elem_of(f, fe) || fe != Elem::f32 || f.size() != 1)
-            throw py::type_error(fn + ": found_inf must be a float32 ndarray of one element, got dtype " +
-                                 dtype_str(f) + " and shape " + shape_str(f));
-        if (!f.writeable() || !(f.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
-            throw py::value_error(fn + ": found_inf must be writeable and aligned");
-        found_inf = static_cast<float*>(f.mutable_data());
-        const char* fp = reinterpret_cast<const char*>(found_inf);
-        for (const Span& sp : spans)  // it is written too: it may not lie in another array
-            if (fp < sp.hi && sp.lo < fp + sizeof(float))
-                throw py::value_error(fn + ": found_inf and " + sp.what() +
-                                      " share memory; found_inf must be a separate array");
-        rq.skip_if_nonfinite = true;
-        // Set on entry (a GradScaler found inf): skip, as torch does; the grads were not read.
-        if (*found_inf != 0.0f) return py::make_tuple(py::none(), false, true);
-    }
-    rq.threads = num_threads();
+}
 
+// The found_inf flag (a float32 array of one element, written with 1 when a grad is not
+// finite), checked; null when not given.
+float* found_inf_flag(const py::object& found_inf_obj, const std::vector<Span>& spans, const std::string& fn) {
+    if (found_inf_obj.is_none()) return nullptr;
+    if (!py::isinstance<py::array>(found_inf_obj))
+        throw py::type_error(fn + ": found_inf must be a float32 ndarray of one element");
+    py::array f = py::reinterpret_borrow<py::array>(found_inf_obj);
+    Elem fe;
+    if (!elem_of(f, fe) || fe != Elem::f32 || f.size() != 1)
+        throw py::type_error(fn + ": found_inf must be a float32 ndarray of one element, got dtype " + dtype_str(f) +
+                             " and shape " + shape_str(f));
+    if (!f.writeable() || !(f.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+        throw py::value_error(fn + ": found_inf must be writeable and aligned");
+    auto* flag = static_cast<float*>(f.mutable_data());
+    const char* fp = reinterpret_cast<const char*>(flag);
+    for (const Span& sp : spans)  // it is written too: it may not lie in another array
+        if (fp < sp.hi && sp.lo < fp + sizeof(float))
+            throw py::value_error(fn + ": found_inf and " + sp.what() +
+                                  " share memory; found_inf must be a separate array");
+    return flag;
+}
+
+// Runs the checked request without the GIL; returns (grad_norm or None, found_inf, skipped).
+py::tuple run_step(StepRequest& rq, float* found_inf) {
+    rq.threads = num_threads();
     StepReport report;
     {
         py::gil_scoped_release release;
@@ -335,6 +350,45 @@ py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::han
     const py::object norm = rq.max_grad_norm > 0 && !report.skipped ? py::object(py::float_(report.grad_norm))
                                                                       : py::object(py::none());
     return py::make_tuple(norm, report.found_inf, report.skipped);
+}
+
+// _core.optimizer_step: every check in order (the lists, the per-tensor scalars, each tensor's
+// arrays, overlaps, the scaling arguments, found_inf), then one kernel call over all tensors.
+py::tuple optimizer_step(const std::string& name, py::handle params_obj, py::handle grads_obj, const py::list& states,
+                         py::handle masters_obj, py::handle step_obj, py::handle first_obj, const py::dict& hyper,
+                         double grad_scale, py::object max_grad_norm, py::object found_inf_obj) {
+    const std::string fn = "fastopt.functional." + name + "_";
+    StepRequest rq;
+    rq.opt = parse_optimizer(name);
+    rq.hyper = parse_hyper(hyper, fn);
+    StepLists lists = parse_lists(fn, params_obj, grads_obj, masters_obj, states);
+    const std::size_t count = lists.count();
+    const std::vector<std::int64_t> steps = per_tensor<std::int64_t>(step_obj, count, fn, "step");
+    const std::vector<bool> firsts = per_tensor<bool>(first_obj, count, fn, "first_step");
+    check_steps(steps, fn);
+
+    StepTypes types;
+    std::vector<Span> spans;
+    std::vector<TensorRef> refs(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        const Elem compute = check_dtypes(lists, i, types, fn);
+        refs[i] = tensor_ref(lists, i, compute, steps[i], firsts[i], spans, fn);
+    }
+    check_disjoint(spans, fn);
+
+    rq.compute = lists.mixed ? Elem::f32 : types.param;
+    rq.grad = types.grad;
+    rq.lowp = lists.mixed ? types.param : Elem::f32;
+    rq.tensors = refs.data();
+    rq.count = static_cast<std::int64_t>(count);
+    set_grad_scaling(rq, grad_scale, max_grad_norm, fn);
+    float* found_inf = found_inf_flag(found_inf_obj, spans, fn);
+    if (found_inf) {
+        rq.skip_if_nonfinite = true;
+        // Set on entry (a GradScaler found inf): skip, as torch does; the grads were not read.
+        if (*found_inf != 0.0f) return py::make_tuple(py::none(), false, true);
+    }
+    return run_step(rq, found_inf);
 }
 
 // clip_grad_norm_(grads, max_norm, norm_type, error_if_nonfinite) -> total norm
@@ -406,8 +460,10 @@ void register_optimizers(py::module_& m) {
     m.def("optimizer_step", &optimizer_step, "name"_a, "params"_a, "grads"_a, "states"_a, "master_params"_a,
           "step"_a, "first"_a, "hyper"_a, "grad_scale"_a, "max_grad_norm"_a, "found_inf"_a,
           "One multi-tensor optimizer step (see fastopt.functional); returns (grad_norm, found_inf, skipped).");
-    m.def("clip_grad_norm_", &clip_grad_norm, "grads"_a, "max_norm"_a, "norm_type"_a = 2.0,
+#define FASTOPT_CLIP(name)                                                                  \
+    m.def(#name, &clip_grad_norm, "grads"_a, "max_norm"_a, "norm_type"_a = 2.0,            \
           "error_if_nonfinite"_a = false, "Global gradient norm and in-place clipping (see fastopt.functional).");
+#include "fastopt/optimizers.def"
 }
 
 }  // namespace fastopt

@@ -17,18 +17,37 @@
 namespace fastopt {
 namespace {
 
-py::list kernel_names() {
-    py::list names;
-    auto add = [&](const std::string& s) {
-        if (!names.contains(s)) names.append(s);
+// Every public kernel as (name, family), in registry order: the rows of activations.def,
+// losses.def and optimizers.def under the names the fastopt functions reaching them have
+// (gelu_tanh is reached through gelu, so gelu is listed once).
+py::list kernel_list() {
+    py::list kernels;
+    py::set seen;
+    auto add = [&](const char* name, const char* family) {
+        if (seen.contains(name)) return;
+        seen.add(name);
+        kernels.append(py::make_tuple(name, family));
     };
 #define FASTOPT_ACTIVATION(name, Rule, saved, public_name) \
-    add(#public_name);                                      \
-    add(#public_name "_backward");
-#include "fastopt/kernels.def"
-    add("prelu");
-    add("prelu_backward");
-    return names;
+    add(#public_name, "activation");                        \
+    add(#public_name "_backward", "activation");
+#define FASTOPT_PRELU(name)     \
+    add(#name, "activation"); \
+    add(#name "_backward", "activation");
+#include "fastopt/activations.def"
+#define FASTOPT_SOFTMAX(name) \
+    add(#name, "softmax");    \
+    add(#name "_backward", "softmax");
+#define FASTOPT_CLASS_LOSS(name, public_name, input) add(#public_name, "loss");
+#define FASTOPT_POINTWISE_LOSS(name, public_name, args) add(#public_name, "loss");
+#define FASTOPT_DROPOUT(name) \
+    add(#name, "dropout");    \
+    add(#name "_backward", "dropout");
+#include "fastopt/losses.def"
+#define FASTOPT_OPTIMIZER(name, pass) add(#name "_", "optimizer");
+#define FASTOPT_CLIP(name) add(#name, "clip");
+#include "fastopt/optimizers.def"
+    return kernels;
 }
 
 py::dict build_info() {
@@ -141,7 +160,9 @@ void register_runtime(py::module_& m) {
     m.def("_mxcsr", &get_mxcsr, "Test-only: the calling thread's MXCSR (-1 without one).");
     m.def("_set_mxcsr", &set_mxcsr, "value"_a, "Test-only: set the calling thread's MXCSR.");
     m.def("_build_info", &build_info);
-    m.def("kernels", &kernel_names, "Names of the public kernels registered in C++ (kernels.def).");
+    m.def("kernels", &kernel_list,
+          "Every public kernel as (name, family), family one of activation, softmax, loss, dropout, "
+          "optimizer, clip: the rows of the C++ registry (activations.def, losses.def, optimizers.def).");
     m.def("_copy", &copy, "x"_a, "out"_a = py::none(),
           "out = x with fastopt's threads and plain stores: the copy-bandwidth ceiling.");
     m.def("_axpy", &axpy, "a"_a, "b"_a, "s"_a, "a += s * b in place: the in-place-update bandwidth ceiling.");

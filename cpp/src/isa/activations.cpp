@@ -169,12 +169,13 @@ void prelu_backward(const T* gy, const T* x, const T* w, T* gx, T* gw, std::int6
 template <class T>
 ActivationKernels<T> make_kernels() {
     ActivationKernels<T> k{};
-#define FASTOPT_ACTIVATION(name, Rule, saved, public_name)                             \
-    k.forward[static_cast<int>(Act::name)] = &forward<Rule, T>;           \
+#define FASTOPT_ACTIVATION(name, Rule, saved, public_name)          \
+    k.forward[static_cast<int>(Act::name)] = &forward<Rule, T>; \
     k.backward[static_cast<int>(Act::name)] = &backward<Rule, T>;
-#include "fastopt/kernels.def"
-    k.prelu_forward = &prelu_forward<T>;
-    k.prelu_backward = &prelu_backward<T>;
+#define FASTOPT_PRELU(name)                \
+    k.name##_forward = &name##_forward<T>; \
+    k.name##_backward = &name##_backward<T>;
+#include "fastopt/activations.def"
     return k;
 }
 

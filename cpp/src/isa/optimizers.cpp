@@ -141,6 +141,10 @@ struct Pass {
     }
 };
 
+// The passes named in optimizers.def: bool pass<T>(const Pass<T>&) runs one optimizer's step
+// over every block (choosing the rule's compile-time flags from the hyper-parameters) and
+// returns whether a grad read was non-finite. A new elementwise optimizer is its rule in
+// optimizers.hpp, its pass here and its row in optimizers.def.
 template <class T>
 bool sgd_pass(const Pass<T>& ps) {
     const OptimHyper& h = ps.rq.hyper;
@@ -338,13 +342,10 @@ StepReport step_impl(const StepRequest& rq) {
         }
     }
     const Pass<T> ps{rq, blocks, GradRead<T>{scale, mul}};
-    switch (rq.opt) {
-        case Optimizer::sgd: report.found_inf = sgd_pass(ps); break;
-        case Optimizer::adagrad: report.found_inf = adagrad_pass(ps); break;
-        case Optimizer::rmsprop: report.found_inf = rmsprop_pass(ps); break;
-        case Optimizer::adam: report.found_inf = adam_pass(ps); break;
-        case Optimizer::lion: report.found_inf = lion_pass(ps); break;
-        case Optimizer::lamb: report.found_inf = lamb_passes(ps); break;
+    switch (rq.opt) {  // one case per optimizers.def row
+#define FASTOPT_OPTIMIZER(name, pass) \
+    case Optimizer::name: report.found_inf = pass(ps); break;
+#include "fastopt/optimizers.def"
     }
     return report;
 }
