@@ -2,7 +2,7 @@
 //
 // Each rule is plain scalar C++ on T (float or double):
 //   static T forward(T x, const Coef<T>& c);
-//   static T backward(T grad_out, T saved, const Coef<T>& c);   // saved: x or y, see kernels.def
+//   static T backward(T grad_out, T saved, const Coef<T>& c);   // saved: x or y, see activations.def
 // The drivers (drivers.hpp) run them inside `#pragma omp simd` loops, so a rule must be
 // branch-free (ternaries become blends) and call only fastopt::math, never libm for float.
 // On AVX-512 some rules also carry forward_array / backward_array over float arrays: the same
