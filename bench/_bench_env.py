@@ -1,24 +1,21 @@
-"""The environment the bench scripts time in, fixed before OpenMP and OpenBLAS load.
+"""The environment the bench scripts time in: ``python -m fastopt bench``'s, arranged the same way.
 
-libgomp reads GOMP_SPINCOUNT when it loads: with its default spin-then-sleep wait, a
-descheduled vCPU on a small VM can add ~8 ms to a parallel call. OPENBLAS_CORETYPE and
-OPENBLAS_L2_SIZE (set on some machines for old OpenBLAS builds) slow a current NumPy. So a
-script calls :func:`fix_env` first; it re-executes the script once with the environment set.
+A script calls :func:`fix_env` first; it re-executes the script once with libgomp's wait
+policy set (unless the user chose one) and the OpenBLAS overrides unset (the reasons are in
+``python/fastopt/bench/_env.py``). That file is loaded by path, not through the package: some
+scripts load other builds of fastopt's extension and must not have imported the installed one.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import sys
 
-ENV = {"GOMP_SPINCOUNT": "1000"}
-UNSET = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "python", "fastopt", "bench", "_env.py")
+_spec = importlib.util.spec_from_file_location("_fastopt_bench_env", _PATH)
+_env = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_env)
 
 
 def fix_env() -> None:
-    if all(os.environ.get(k) == v for k, v in ENV.items()) and not any(k in os.environ for k in UNSET):
-        return
-    env = dict(os.environ, **ENV)
-    for k in UNSET:
-        env.pop(k, None)
-    os.execve(sys.executable, [sys.executable] + sys.argv, env)
+    _env.reexec_if_needed()
