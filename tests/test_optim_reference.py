@@ -21,6 +21,8 @@ import pytest
 from fastopt import reference as R
 from fastopt.reference import _optim as RO
 
+from _optim_table import NAMES, state_lists, takes_step
+
 SHAPES = [(13, 7), (5,), (1,), (0,), (3, 2, 4)]
 STEPS = 60
 
@@ -62,16 +64,8 @@ def assert_traj(actual, expected, dtype, scale=1.0, what=""):
 # the drivers: the reference with its own state lists, and torch.optim
 # --------------------------------------------------------------------------------------------
 
-STATE_LISTS = {
-    "sgd": ["momentum_buffers"],
-    "adagrad": ["state_sums"],
-    "rmsprop": ["square_avgs", "grad_avgs", "momentum_buffers"],
-    "adam": ["exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"],
-    "adamw": ["exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"],
-    "lion": ["exp_avgs"],
-    "lamb": ["exp_avgs", "exp_avg_sqs"],
-}
-HAS_STEP = {"adagrad", "adam", "adamw", "lamb"}
+STATE_LISTS = {name: state_lists(name) for name in NAMES}
+HAS_STEP = {name for name in NAMES if takes_step(name)}
 
 
 def run_reference(name, hp, params, grad_seq, *, extra=None, each_step=None):
