@@ -1,5 +1,5 @@
 """Fit the polynomial of fastopt's float64 exp (math::exp_reduced(double) in
-cpp/include/fastopt/math.hpp).
+cpp/include/fastopt/math_double.hpp).
 
 exp(x) = e^r * 2^n with n = round(x / ln2) and |r| <= ln2 / 2 (plus the rounding of the
 reduction). e^r is approximated by P(r) = 1 + r + r^2 q(r), q of degree 9, with the ten
@@ -9,7 +9,7 @@ Lawson's method towards minimax. The first two coefficients stay exactly 1.
 
 Prints the relative error of P with the coefficients rounded to double (1.1e-17, about 0.1 of
 2^-53) and the coefficients, highest first. The error of the whole exp is measured in C++
-against long double expl (see the note at the top of math.hpp: 0.93 ULP with FMA, 1.20
+against long double expl (see the note at the top of math_double.hpp: 0.93 ULP with FMA, 1.20
 without, over 2.6e7 arguments).
 
 Run: python tools/exp64_fit.py  (needs mpmath; about 5 s).

@@ -1,4 +1,4 @@
-"""Fit the polynomial of fastopt's float32 exp (math::exp_reduced in cpp/include/fastopt/math.hpp).
+"""Fit the polynomial of fastopt's float32 exp (math::exp_reduced in cpp/include/fastopt/math_float.hpp).
 
 exp(x) = e^r * 2^n with n = round(x / ln2) and |r| <= ln2 / 2 (plus the rounding of the
 reduction). e^r is approximated by P(r) = 1 + r + r^2 q(r), q of degree 4, with the five
@@ -8,7 +8,7 @@ The first two coefficients stay exactly 1, so P(0) = 1 and the slope at 0 is exa
 
 The result is then rounded to float32 and its error reported; the exhaustive check of the
 float32 exp built on it (every input, all three ISAs' flags) is a short C++ loop over all
-2^32 bit patterns against the double-precision libm exp (see the note in math.hpp: 0.88 ULP
+2^32 bit patterns against the double-precision libm exp (see the note in math_float.hpp: 0.88 ULP
 with FMA, 0.98 without).
 
 Run: python tools/exp_fit.py  (needs numpy only; prints the coefficients, highest first).

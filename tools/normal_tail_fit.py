@@ -1,5 +1,5 @@
 """Fit G, the polynomial of fastopt's float64 normal tail (math::normal_tail(double) in
-cpp/include/fastopt/math.hpp).
+cpp/include/fastopt/math_double.hpp).
 
 Phi(-a) = t e^{-a^2/2 + G(t)} with t = c / (c + a), c = 2 sqrt 2, for a in [0, 38.7] (Phi(-a)
 rounds to 0 beyond 38.4854, e^{-a^2/2} beyond 38.6040). G(t) = log(Phi(-a) e^{a^2/2} / t) is

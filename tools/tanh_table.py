@@ -1,4 +1,4 @@
-"""Generate the coefficient table of fastopt's float32 tanh (cpp/include/fastopt/math.hpp).
+"""Generate the coefficient table of fastopt's float32 tanh (cpp/include/fastopt/math_float.hpp).
 
 tanh(x) = sign(x) * y(t), t = min(|x|, T). t is split into 32 intervals by the bits of
 u = t * ALPHA + C: bits(u) >> 20 is the octave of u and its top 3 mantissa bits, 8 intervals per

@@ -12,11 +12,12 @@
 //
 // Elementwise loss rules: static void eval(T pred, T target, const LossCoef<T>&, T& loss,
 // T& grad) with grad = d loss / d pred (unscaled). Plain scalar C++, branch-free, vectorised
-// by the drivers in cpp/src/isa/losses.cpp.
+// by the drivers in cpp/src/isa/pointwise_losses.cpp.
 #pragma once
 
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "fastopt/config.hpp"
 #include "fastopt/drivers.hpp"
@@ -34,7 +35,7 @@ constexpr std::int64_t kMaxChunks = 64;
 
 // Rows are streamed with software prefetch (drivers.hpp says why): a row of at most
 // kPrefetchRowBytes is asked for whole by its caller while the previous row finishes; a
-// longer one asks for its next chunk at the start of each chunk (row_stats, row_stats_store).
+// longer one asks for its next chunk at the start of each chunk (row_stats).
 // cross_entropy (256, 32000) on one thread: 3.5-3.9 -> 3.0 ms with the chunk prefetch.
 constexpr std::int64_t kPrefetchRowBytes = 16384;
 
@@ -57,55 +58,14 @@ FASTOPT_INLINE std::int64_t stats_chunk(std::int64_t len) {
 
 // m and s of a contiguous row, reading it once from memory: per chunk (in L1) the chunk max,
 // a rescale of s when the max grows, then the chunk's sum of exp.
+// With e (the caller's gradient or output memory, len elements) and cm (kMaxChunks entries),
+// it also stores e_j = exp(x_j - mk), mk the running max when chunk k was summed (cm[k];
+// -inf: chunk not stored, recompute from x): a later pass gets exp(x_j - m) as
+// e_j * exp(cm[k] - m), one exp per chunk instead of one per element. m and s are the same
+// bits either way (the same chunks, the same sums).
 template <class T>
-FASTOPT_INLINE void row_stats(const T* FASTOPT_RESTRICT x, std::int64_t len, T& m_out, double& s_out) {
-    const std::int64_t cs = stats_chunk(len);
-    T m = -std::numeric_limits<T>::infinity();
-    double s = 0.0;
-    for (std::int64_t c0 = 0; c0 < len; c0 += cs) {
-        const std::int64_t c1 = c0 + cs < len ? c0 + cs : len;
-        prefetch_next_chunk(x, len, c1, cs);
-        T cm = -std::numeric_limits<T>::infinity();
-        FASTOPT_SIMD_REDUCTION(max : cm)
-        for (std::int64_t j = c0; j < c1; ++j) cm = x[j] > cm ? x[j] : cm;
-        if (cm > m) {
-            if (m != -std::numeric_limits<T>::infinity()) s *= math::exp(static_cast<double>(m) - static_cast<double>(cm));
-            m = cm;
-        }
-        if (m == -std::numeric_limits<T>::infinity()) {
-            // all -inf so far: they add 0 once a finite max appears; NaN still must poison s.
-            double nan_flag = 0.0;
-            FASTOPT_SIMD_REDUCTION(+ : nan_flag)
-            for (std::int64_t j = c0; j < c1; ++j) nan_flag += x[j] != x[j] ? 1.0 : 0.0;
-            if (nan_flag != 0.0) s = std::numeric_limits<double>::quiet_NaN();
-            continue;
-        }
-        const T mm = m;
-        if constexpr (sizeof(T) == 4) {
-            float part = 0.0f;  // at most kRowChunk terms <= 1: float is exact enough (1e-7 rel)
-            FASTOPT_SIMD_REDUCTION(+ : part)
-            for (std::int64_t j = c0; j < c1; ++j) part += math::exp_nonpositive(x[j] - mm);
-            s += static_cast<double>(part);
-        } else {
-            double part = 0.0;
-            FASTOPT_SIMD_REDUCTION(+ : part)
-            for (std::int64_t j = c0; j < c1; ++j) part += math::exp_nonpositive(x[j] - mm);
-            s += part;
-        }
-    }
-    if (m == -std::numeric_limits<T>::infinity()) s = std::numeric_limits<double>::quiet_NaN();
-    m_out = m;
-    s_out = s;
-}
-
-// row_stats that also stores e_j = exp(x_j - mk) in e (the gradient's memory), mk the running
-// max when chunk k was summed (cm[k]; -inf: chunk not stored, recompute from x). A later pass
-// gets exp(x_j - m) as e_j * exp(cm[k] - m) with one exp per chunk instead of one per element.
-// The chunks are row_stats' (stats_chunk), so both give the same m and s bits.
-
-template <class T>
-FASTOPT_INLINE void row_stats_store(const T* FASTOPT_RESTRICT x, std::int64_t len, T* FASTOPT_RESTRICT e,
-                                    T* FASTOPT_RESTRICT cm, T& m_out, double& s_out) {
+FASTOPT_INLINE void row_stats(const T* FASTOPT_RESTRICT x, std::int64_t len, T& m_out, double& s_out,
+                              T* FASTOPT_RESTRICT e = nullptr, T* FASTOPT_RESTRICT cm = nullptr) {
     const std::int64_t cs = stats_chunk(len);
     T m = -std::numeric_limits<T>::infinity();
     double s = 0.0;
@@ -119,34 +79,32 @@ FASTOPT_INLINE void row_stats_store(const T* FASTOPT_RESTRICT x, std::int64_t le
             if (m != -std::numeric_limits<T>::infinity()) s *= math::exp(static_cast<double>(m) - static_cast<double>(cmx));
             m = cmx;
         }
-        cm[k] = m;
+        if (e) cm[k] = m;
         if (m == -std::numeric_limits<T>::infinity()) {
+            // all -inf so far: they add 0 once a finite max appears; NaN still must poison s.
             double nan_flag = 0.0;
             FASTOPT_SIMD_REDUCTION(+ : nan_flag)
             for (std::int64_t j = c0; j < c1; ++j) nan_flag += x[j] != x[j] ? 1.0 : 0.0;
             if (nan_flag != 0.0) s = std::numeric_limits<double>::quiet_NaN();
             continue;
         }
+        // float: at most kRowChunk terms <= 1 per chunk, so a float partial sum is exact
+        // enough (1e-7 relative); a store under `if (e)` inside one loop would keep it scalar.
+        using Part = std::conditional_t<sizeof(T) == 4, float, double>;
         const T mm = m;
-        if constexpr (sizeof(T) == 4) {
-            float part = 0.0f;
+        Part part = 0;
+        if (e) {
             FASTOPT_SIMD_REDUCTION(+ : part)
             for (std::int64_t j = c0; j < c1; ++j) {
-                const float v = math::exp_nonpositive(x[j] - mm);
+                const T v = math::exp_nonpositive(x[j] - mm);
                 e[j] = v;
                 part += v;
             }
-            s += static_cast<double>(part);
         } else {
-            double part = 0.0;
             FASTOPT_SIMD_REDUCTION(+ : part)
-            for (std::int64_t j = c0; j < c1; ++j) {
-                const double v = math::exp_nonpositive(x[j] - mm);
-                e[j] = v;
-                part += v;
-            }
-            s += part;
+            for (std::int64_t j = c0; j < c1; ++j) part += math::exp_nonpositive(x[j] - mm);
         }
+        s += static_cast<double>(part);
     }
     if (m == -std::numeric_limits<T>::infinity()) s = std::numeric_limits<double>::quiet_NaN();
     m_out = m;
@@ -154,7 +112,7 @@ FASTOPT_INLINE void row_stats_store(const T* FASTOPT_RESTRICT x, std::int64_t le
 }
 
 // m[k], s[k] for w strided rows starting at x (row k is x[k + c * inner], c < len; w <= kTile
-// here, up to 64 for class_major.hpp's blocks). With e, also e[k + c * inner] = exp(x - m).
+// here, up to 64 for the class-major blocks of class_major_stats.hpp). With e, also e[k + c * inner] = exp(x - m).
 template <class T>
 FASTOPT_INLINE void tile_stats(const T* FASTOPT_RESTRICT x, std::int64_t len, std::int64_t inner, std::int64_t w,
                                T* FASTOPT_RESTRICT m, double* FASTOPT_RESTRICT s, T* FASTOPT_RESTRICT e = nullptr) {

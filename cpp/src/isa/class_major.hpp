@@ -1,36 +1,33 @@
-// class_major.hpp: blocks of short rows (cross_entropy's CE::rows_small, softmax and
-// log_softmax over rows of at most 32, in losses.cpp) between row-major rows and a
-// class-major buffer, and the max / exp / row sum over that buffer (AVX-512: intrinsics).
-// Compiled into losses.cpp once per ISA, like it: intrinsics only under the ISA's macros,
-// plain loops otherwise.
+// class_major.hpp: blocks of short rows between row-major memory and a class-major buffer
+// (row i of the block in lane i of each class's vector), for the kernels over rows too short to
+// vectorize along (cross_entropy's rows_small, softmax and log_softmax over rows of at most 32:
+// cross_entropy.hpp, softmax.cpp; their statistics over such a block: class_major_stats.hpp).
+// Included by files compiled once per ISA: intrinsics only under the ISA's macros, plain loops
+// otherwise.
 #pragma once
 
-#include <cmath>
 #include <cstdint>
-#include <limits>
 
 #if defined(__AVX512F__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
 
 #include "fastopt/config.hpp"
-#include "fastopt/losses.hpp"
-#include "fastopt/math.hpp"
 
 FASTOPT_NAMESPACE_BEGIN
 namespace {
 
 constexpr std::int64_t kSmallRows = 64;  // rows per block: the class-major buffers' stride
 
-// rows_small's block transposes between nb <= kSmallRows row-major rows of C <= kSmallC
-// classes (stride C) and its class-major buffer (stride kSmallRows, 64-byte aligned):
-// to_class_major sets xt[c * R + i] = xb[i * C + c], to_row_major sets gb[i * C + c] =
-// et[c * R + i]. As plain loops (the generic build) one side is strided, so GCC makes them
-// scalar: an element at a time, half of rows_small's time at C = 10. The versions below
-// transpose tiles in registers instead (float: 16 x 16 on AVX-512, 8 x 8 on AVX2; double:
-// 8 x 8 and 4 x 4): masked loads and stores of a tile's classes from each row, so nothing
-// outside the rows [0, nb) and classes [0, C) is read or written. Data is moved, not
-// computed: same values. (The double tiles took float64 cross_entropy (65536, 10) from
+// The block transposes between nb <= kSmallRows row-major rows of C <= 32 classes (stride C)
+// and a class-major buffer (stride kSmallRows, 64-byte aligned): to_class_major sets
+// xt[c * R + i] = xb[i * C + c], to_row_major sets gb[i * C + c] = et[c * R + i]. As plain
+// loops (the generic build) one side is strided, so GCC makes them scalar: an element at a
+// time, half of cross_entropy's rows_small time at C = 10. The versions below transpose
+// tiles in registers instead (float: 16 x 16 on AVX-512, 8 x 8 on AVX2; double: 8 x 8 and
+// 4 x 4): masked loads and stores of a tile's classes from each row, so nothing outside the
+// rows [0, nb) and classes [0, C) is read or written. Data is moved, not computed: same
+// values. (The double tiles took float64 cross_entropy (65536, 10) from
 // 1.27-1.39 to 1.13-1.26 ms on 1 thread, softmax from 1.06-1.17 to 0.92-0.95.)
 template <class T>
 FASTOPT_INLINE void to_class_major(const T* xb, std::int64_t C, std::int64_t nb, T* xt) {
@@ -46,28 +43,6 @@ FASTOPT_INLINE void to_row_major(const T* et, std::int64_t C, std::int64_t nb, T
     for (std::int64_t i = 0; i < nb; ++i) {
         FASTOPT_SIMD
         for (std::int64_t c = 0; c < C; ++c) gb[i * C + c] = et[c * kSmallRows + i];
-    }
-}
-
-// Per row i < nb of a class-major block: m[i] = max_c xt[c][i] (NaN skipped), et[c][i] =
-// exp(xt[c][i] - m[i]) (NaN for a NaN or all -inf row), s[i] = sum_c et[c][i] in double, the
-// classes added in order. The float version on AVX-512 is below (same values).
-template <class T>
-FASTOPT_INLINE void max_exp_sum(const T* xt, T* et, T* m, double* s, std::int64_t C, std::int64_t nb) {
-    tile_stats(xt, C, kSmallRows, nb, m, s, et);
-}
-
-// ls[i] = log(s[i]) for the row sums s in [1, C] (NaN for a NaN row), vectorized (std::log is
-// a scalar call per row): float: math::log_sum, to float precision (the results are float32
-// anyway); double: math::log_sum64.
-template <class T>
-FASTOPT_INLINE void log_sums(const double* s, double* ls, std::int64_t nb) {
-    if constexpr (sizeof(T) == 4) {
-        FASTOPT_SIMD
-        for (std::int64_t i = 0; i < nb; ++i) ls[i] = static_cast<double>(math::log_sum(s[i]));
-    } else {
-        FASTOPT_SIMD
-        for (std::int64_t i = 0; i < nb; ++i) ls[i] = math::log_sum64(s[i]);
     }
 }
 
@@ -167,35 +142,6 @@ struct TileD {
     static void transpose(V (&r)[W]) { transpose8d(r); }
 };
 
-// rows_small's row max, e = exp(x - m) and double row sum for float on AVX-512, 16 rows at a time
-// (the rows in lanes, so m and s stay in registers across the classes). The max is
-// `x > m ? x : m` (vmaxps(x, m): NaN skipped), the exp math::exp16_nonpositive (the values of
-// math::exp_nonpositive); the sum adds the same terms in the same order as the plain version.
-// Lanes past nb read zeros and are not stored.
-FASTOPT_INLINE void max_exp_sum(const float* xt, float* et, float* m, double* s, std::int64_t C, std::int64_t nb) {  // overloads the template above
-    for (std::int64_t i = 0; i < nb; i += 16) {
-        const __mmask16 k = nb - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (nb - i)) - 1u);
-        __m512 mi = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
-        for (std::int64_t c = 0; c < C; ++c) {
-            const __m512 v = _mm512_load_ps(xt + c * kSmallRows + i);
-            mi = _mm512_mask_max_ps(mi, 0xffff, v, mi);
-        }
-        mi = _mm512_maskz_mov_ps(k, mi);
-        __m512d s0 = _mm512_setzero_pd(), s1 = _mm512_setzero_pd();
-        for (std::int64_t c = 0; c < C; ++c) {
-            const __m512 e = math::exp16_nonpositive(_mm512_sub_ps(_mm512_load_ps(xt + c * kSmallRows + i), mi));
-            _mm512_store_ps(et + c * kSmallRows + i, e);
-            const __m512d ed = _mm512_castps_pd(e);
-            const __m256 e0 = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xf, ed, 0));
-            const __m256 e1 = _mm256_castpd_ps(_mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xf, ed, 1));
-            s0 = _mm512_add_pd(s0, _mm512_mask_cvtps_pd(s0, 0xff, e0));
-            s1 = _mm512_add_pd(s1, _mm512_mask_cvtps_pd(s1, 0xff, e1));
-        }
-        _mm512_mask_storeu_ps(m + i, k, mi);
-        _mm512_mask_storeu_pd(s + i, static_cast<__mmask8>(k), s0);
-        _mm512_mask_storeu_pd(s + i + 8, static_cast<__mmask8>(k >> 8), s1);
-    }
-}
 #elif defined(__AVX2__)
 // r[k] (lane j) becomes r[j] (lane k): 32-bit unpacks, 64-bit shuffles, 128-bit permutes.
 FASTOPT_INLINE void transpose8(__m256 (&r)[8]) {

@@ -1,5 +1,5 @@
 // cross_entropy_rows16.hpp: cross_entropy (index targets, float, AVX-512) over rows of at most
-// 16 classes. Compiled into losses.cpp's AVX-512 build only; CE::rows_small calls it there
+// 16 classes. Included by cross_entropy.hpp, whose CE::rows_small calls it in the AVX-512 build
 // and runs its buffered class-major path (class_major.hpp) everywhere else.
 //
 // rows_small moves each block of 64 rows through L1 buffers a step at a time: transposed into
@@ -20,9 +20,9 @@
 // buffered path (C++ loop: 5.8 ns per row; phase 1 3.6, phase 2 0.8, phase 3 1.1).
 //
 // The arithmetic is the buffered path's, operation for operation (its FMA contractions
-// included): the same loss and gradient bits, the losses summed by the same sum_lanes per
-// 64-row block (checked bitwise over C = 1..17, every option, tails of the 16- and 64-row
-// blocks).
+// included; the per-row formulas are cross_entropy_rule.hpp's): the same loss and gradient
+// bits, the losses summed by the same sum_lanes per 64-row block (checked bitwise over
+// C = 1..17, every option, tails of the 16- and 64-row blocks).
 #pragma once
 
 #if defined(__AVX512F__)
@@ -33,6 +33,7 @@
 #include <limits>
 
 #include "class_major.hpp"
+#include "cross_entropy_rule.hpp"
 #include "fastopt/config.hpp"
 #include "fastopt/drivers.hpp"
 #include "fastopt/math.hpp"
@@ -114,7 +115,7 @@ FASTOPT_INLINE void rows16_exp(const CE& ce, std::int64_t r, std::int64_t nr, Ro
     _mm512_store_ps(b.xt + i, xt);
 
     // Smoothing: acc = sum_c w_c (m - x_c), in double, classes in order.
-    if (ce.eps > 0.0) {
+    if (ce.rule.eps > 0.0) {
         const __m512d m0 = low_pd(m), m1 = high_pd(m);
         __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
         for (int c = 0; c < C; ++c) {
@@ -146,8 +147,8 @@ FASTOPT_INLINE void rows16_grad(const CE& ce, std::int64_t r, std::int64_t nr, c
     const __m512i t = _mm512_load_si512(b.t + i);
     const __mmask16 keep = _mm512_cmpge_epi32_mask(t, _mm512_setzero_si512());
     const __m512 A = _mm512_load_ps(b.A + i), hit = _mm512_load_ps(b.hit + i);
-    const float sub = static_cast<float>(ce.scale * ce.eps_c);
-    const bool smooth = ce.eps > 0.0;
+    const float sub = static_cast<float>(ce.rule.sub());
+    const bool smooth = ce.rule.eps > 0.0;
     __m512 v[16];
     for (int c = 0; c < C; ++c) {
         const __m512 e = _mm512_load_ps(b.e + c * kSmallRows + i);
@@ -170,7 +171,7 @@ FASTOPT_INLINE void rows16_grad(const CE& ce, std::int64_t r, std::int64_t nr, c
 // gradient factors A and hit; returns the block's loss sum.
 template <class CE>
 FASTOPT_INLINE double rows16_losses(const CE& ce, Rows16Block& b, float* none, std::int64_t nb) {
-    const double keep_t = 1.0 - ce.eps, spread = ce.eps_c * ce.wsum, sc = ce.scale;
+    const CeRule r = ce.rule;
     log_sums<float>(b.s, b.ls, nb);
     if (ce.w) {  // the weight in its own loop: a `w ?` inside the next left it scalar
         FASTOPT_SIMD
@@ -183,16 +184,16 @@ FASTOPT_INLINE double rows16_losses(const CE& ce, Rows16Block& b, float* none, s
     for (std::int64_t i = 0; i < nb; ++i) {
         const bool ign = b.t[i] < 0;
         const double wt = b.wt[i];
-        const double l = keep_t * wt * ((static_cast<double>(b.m[i]) - static_cast<double>(b.xt[i])) + b.ls[i]);
-        const double a = sc * (keep_t * wt + spread) / b.s[i];
+        const double l = r.target_loss(wt, static_cast<double>(b.m[i]), static_cast<double>(b.xt[i]), b.ls[i]);
+        const double a = r.factor(wt, b.s[i]);
         b.loss[i] = ign ? 0.0 : l;
         b.A[i] = ign ? 0.0f : static_cast<float>(a);
-        b.hit[i] = static_cast<float>(sc * keep_t * wt);
+        b.hit[i] = static_cast<float>(r.hit(wt));
     }
-    if (ce.eps > 0.0) {
+    if (r.eps > 0.0) {
         FASTOPT_SIMD
         for (std::int64_t i = 0; i < nb; ++i)
-            b.loss[i] = b.t[i] >= 0 ? b.loss[i] + ce.eps_c * (b.acc[i] + ce.wsum * b.ls[i]) : 0.0;
+            b.loss[i] = b.t[i] >= 0 ? r.smoothed_loss(b.loss[i], b.acc[i], b.ls[i]) : 0.0;
     }
     if (none) {
         FASTOPT_SIMD
