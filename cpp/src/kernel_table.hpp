@@ -74,7 +74,7 @@ struct OptimTable {
 
 }  // namespace fastopt
 
-// ---- Losses, softmax and dropout (cpp/src/isa/losses.cpp) ------------------------------------
+// ---- Losses, softmax and dropout (cpp/src/isa/{softmax,class_losses,pointwise_losses,dropout}.cpp)
 namespace fastopt {
 
 enum class Reduction : int { none = 0, mean = 1, sum = 2 };
