@@ -8,12 +8,19 @@ copy). ``state_dict()`` has torch's keys and layout: checkpoints move between
 schedulers and with ``torch.distributed`` (``ZeroRedundancyOptimizer(optimizer_class=...)``,
 DDP). See docs/embedding.md.
 
+``max_grad_norm=`` clips by the global grad norm inside the step (``last_step`` reports the
+norm); torch.amp.GradScaler works as with torch.optim. Dense params in another memory order
+(channels_last) are stepped in place in that order. ``step_in_backward(model, optimizer)``
+steps each param during backward as soon as its grad is ready, then frees the grad.
+
 ``to_torch_state_dict(sd)`` gives a ``fastopt.optim`` checkpoint (NumPy arrays) the tensors that
 ``torch.optim.X.load_state_dict`` needs; fastopt.torch's classes load one as it is.
 
 This is the only fastopt module that imports torch.
 """
 
+from ._backward import step_in_backward
 from ._optim import LAMB, SGD, Adagrad, Adam, AdamW, Lion, RMSprop, to_torch_state_dict
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB", "to_torch_state_dict"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB", "to_torch_state_dict",
+           "step_in_backward"]

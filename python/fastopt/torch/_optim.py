@@ -1,7 +1,8 @@
 """torch.optim.Optimizer subclasses whose step is one fastopt multi-tensor kernel call per group.
 
 The params are updated in place through zero-copy NumPy views of the CPU tensors (the
-same memory; nothing is copied). The state lives in ``self.state`` under torch's keys and
+same memory; nothing is copied); a param dense in another order than C's (channels_last, a
+transpose) through a view in storage order, its grad and state viewed in the same order. The state lives in ``self.state`` under torch's keys and
 with torch's layout (``state['step']`` a float32 scalar tensor, ``exp_avg``, ...), so a
 checkpoint moves between ``torch.optim.X`` and ``fastopt.torch.X`` both ways and torch's
 lr schedulers, hooks and ``torch.distributed`` wrappers (ZeroRedundancyOptimizer, DDP)
@@ -20,6 +21,7 @@ params are 0-d views into one float32 tensor, so incrementing them is one NumPy 
 from __future__ import annotations
 
 import functools
+import math
 import operator
 from collections import defaultdict
 from typing import Any, Callable, Dict, List, Optional
@@ -28,8 +30,9 @@ import numpy as np
 import torch
 from torch.optim import Optimizer
 
-from .. import _optim_specs
-from .._optim_specs import OptimSpec, spec_for_group
+from .. import _hyper, _optim_specs
+from .._optim_specs import OptimSpec, scalar, spec_for_group
+from .._step_result import StepResult
 from ..functional._optim import _run
 
 __all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB", "to_torch_state_dict"]
@@ -57,6 +60,12 @@ def _view(t: torch.Tensor) -> np.ndarray:
     return t.numpy()
 
 
+def _norm64(g: torch.Tensor) -> torch.Tensor:
+    """The L2 norm of a grad, accumulated in float64 (as the kernel's norm pass; torch's own
+    norm of a bfloat16 tensor is bfloat16)."""
+    return torch.linalg.vector_norm(g, dtype=torch.float64)
+
+
 def _check_param(opt: str, p: torch.Tensor, index: int) -> None:
     where = f"fastopt.torch.{opt}: param {index} (shape {tuple(p.shape)})"
     if not isinstance(p, torch.Tensor):
@@ -71,12 +80,42 @@ def _check_param(opt: str, p: torch.Tensor, index: int) -> None:
     if p.dtype not in _DTYPES:
         raise TypeError(f"{where} has dtype {p.dtype}; fastopt.torch accepts float32, float64, "
                         f"bfloat16 and float16 params")
-    if not p.is_contiguous():
+    if _storage_order(p) is False:
         alt = f"torch.optim.{opt}" if opt not in ("Lion", "LAMB") else "an optimizer that accepts strided params"
         raise ValueError(
-            f"{where} is not contiguous (strides {p.stride()}); fastopt updates params in place and "
+            f"{where} is not contiguous (strides {p.stride()}) and its elements do not fill one dense "
+            f"block of memory either (they overlap or leave gaps); fastopt updates params in place and "
             f"never copies them. Make the params contiguous first (e.g. `p.data = p.data.contiguous()`, "
             f"or model.to(memory_format=torch.contiguous_format)), or use {alt}")
+
+
+def _storage_order(t: torch.Tensor) -> Any:
+    """How a tensor's elements lie in memory: None when it is C-contiguous; the permutation of
+    its dims that makes it C-contiguous (dims by decreasing stride) when its elements fill one
+    dense block in another order (channels_last, a transpose); False when they overlap or leave
+    gaps. Elementwise kernels can step a dense tensor through the permuted view (in storage
+    order) as long as its grad and state lie in the same order."""
+    if t.is_contiguous():
+        return None
+    strides = t.stride()
+    perm = tuple(sorted(range(t.dim()), key=lambda d: -strides[d]))
+    return perm if t.permute(perm).is_contiguous() else False
+
+
+def _state_format(p: torch.Tensor) -> torch.memory_format:
+    """The memory format of the state of ``p``: its own layout where it is dense (torch's
+    preserve_format), contiguous otherwise (a refused param)."""
+    return torch.preserve_format if _storage_order(p) is not False else torch.contiguous_format
+
+
+def _in_order(t: torch.Tensor, perm: Optional[tuple]) -> torch.Tensor:
+    """``t`` with its dims in ``perm``'s order (storage order for a tensor laid out as the param)."""
+    return t if perm is None else t.permute(perm)
+
+
+def _same_layout(t: torch.Tensor, perm: Optional[tuple]) -> bool:
+    """Whether ``t`` lies in memory in the order of a param with storage order ``perm``."""
+    return t.is_contiguous() if perm is None else t.permute(perm).is_contiguous()
 
 
 def _as_tensors(value: Any) -> Any:
@@ -189,7 +228,7 @@ class _Group:
     """The cached kernel arguments of one param group, and what they were built from: a step
     uses them only while all of that is unchanged (``_valid``)."""
 
-    __slots__ = ("group", "params_list", "nparams", "keys", "active", "grads", "gptrs", "gviews",
+    __slots__ = ("group", "params_list", "nparams", "keys", "active", "perms", "grads", "gptrs", "gviews",
                  "seen", "version", "dicts", "dict_versions", "plain", "watch", "watch_ptrs", "shared", "shared_ids", "shared_counts", "parts")
 
 
@@ -213,9 +252,25 @@ except ImportError:  # pragma: no cover
 class _FastoptOptimizer(Optimizer):
     """The base of fastopt.torch's optimizers: a subclass names its spec (``_spec``, from
     ``fastopt._optim_specs``: state keys, hyper-parameters, checks) and passes its constructor's
-    arguments as ``defaults`` (``_defaults``)."""
+    arguments as ``defaults`` (``_defaults``) and its ``max_grad_norm``.
+
+    ``max_grad_norm`` (fastopt's own group option, None: no clipping) clips the grads by their
+    global L2 norm inside the step, as ``torch.nn.utils.clip_grad_norm_(all params,
+    max_grad_norm)`` before ``step()`` would (the grads themselves are not modified). The norm
+    is over the grads of all groups; a group's own ``max_grad_norm`` gives its coefficient
+    ``min(1, max_grad_norm / (norm + 1e-6))`` (None or absent: that group is not clipped). A
+    group holds it when it is not None (the constructor's value fills the groups that do not
+    set it), and so does ``state_dict()``'s: without clipping, ``param_groups``, ``defaults``
+    and checkpoints are exactly torch.optim's. torch.optim ignores the key when it loads such a
+    checkpoint; a torch.optim checkpoint's groups get the constructor's value on loading.
+
+    ``last_step``: the :class:`fastopt.StepResult` of the last ``step()`` (None before the
+    first): ``grad_norm`` the global norm (None when no group clips), ``found_inf`` whether a
+    grad held an inf or NaN, ``skipped`` False (a step that runs always updates).
+    """
 
     _spec: OptimSpec
+    last_step: Optional[StepResult] = None
 
     @staticmethod
     def profile_hook_step(func):
@@ -244,9 +299,11 @@ class _FastoptOptimizer(Optimizer):
         group hyper-parameters and torch's options, as torch.optim's class keeps them."""
         return {name: args[name] for name in spec.torch_defaults()}
 
-    def __init__(self, params, defaults: Dict[str, Any]) -> None:
+    def __init__(self, params, defaults: Dict[str, Any], max_grad_norm: Optional[float] = None) -> None:
         # torch.optim checks the constructor's values only (not added groups), before anything else
         self._spec.validate("", defaults, torch_beta_types=True)
+        _hyper.check_max_grad_norm("", max_grad_norm)
+        self._fo_max_grad_norm = max_grad_norm  # each group's default (add_param_group)
         if defaults.get("differentiable"):
             raise ValueError(f"fastopt.torch.{type(self).__name__}: differentiable=True is not supported "
                              f"(use torch.optim.{type(self).__name__})")
@@ -269,10 +326,16 @@ class _FastoptOptimizer(Optimizer):
                 for s in spec.states:
                     if s.exists(group):
                         state[s.key] = torch.full_like(p.detach(), s.initial(group), dtype=_state_dtype(p),
-                                                       memory_format=torch.contiguous_format)
+                                                       memory_format=_state_format(p))
 
     # ---- torch.optim.Optimizer hooks that change what the cache describes -------------------
     def add_param_group(self, param_group: Dict[str, Any]) -> None:
+        """torch's add_param_group; the group's ``max_grad_norm`` (the constructor's by default)
+        is checked first, as fastopt.optim checks it."""
+        if isinstance(param_group, dict):
+            _hyper.check_max_grad_norm("", param_group.get("max_grad_norm"))
+            if self._fo_max_grad_norm is not None:
+                param_group.setdefault("max_grad_norm", self._fo_max_grad_norm)
         super().add_param_group(param_group)
         name = type(self).__name__
         for i, p in enumerate(self.param_groups[-1]["params"]):
@@ -307,11 +370,20 @@ class _FastoptOptimizer(Optimizer):
                 self.state[p][k] = v.detach().to("cpu", copy=True)
         self._fo_cache = None
 
+    def __getstate__(self) -> Dict[str, Any]:
+        return {**super().__getstate__(), "_fo_max_grad_norm": self._fo_max_grad_norm}
+
     def __setstate__(self, state: Dict[str, Any]) -> None:
+        # unpickling gives the constructor's max_grad_norm; load_state_dict keeps this one's
+        if "_fo_max_grad_norm" in state:
+            state = dict(state)
+            self._fo_max_grad_norm = state.pop("_fo_max_grad_norm")
         super().__setstate__(state)
         for group in self.param_groups:  # groups saved by an older torch lack the newer options
             for name, default in self._spec.torch_defaults().items():
                 group.setdefault(name, default)
+            if self._fo_max_grad_norm is not None:  # torch.optim's groups lack it
+                group.setdefault("max_grad_norm", self._fo_max_grad_norm)
         if not isinstance(self.state, _State):
             self.state = _State(self.state)
         _own_state_dicts(self.state)
@@ -337,9 +409,10 @@ class _FastoptOptimizer(Optimizer):
     # storage's use count, see _record), and the grads (identity and storage). Anything else is rebuilt, so a step never writes memory the optimizer no
     # longer owns, and ``state_dict()`` always shows the state the step used.
 
-    def _fresh_state(self, group, active, keys, state) -> List[Dict[int, torch.Tensor]]:
+    def _fresh_state(self, group, active, perms, keys, state) -> List[Dict[int, torch.Tensor]]:
         """New state for each param (by index: key index -> tensor) whose state lacks a key:
-        views of one buffer per key and state dtype, each starting on a 64-byte boundary. One
+        views of one buffer per key and state dtype, each starting on a 64-byte boundary and
+        laid out as its param (``perms``: storage orders, see ``_storage_order``). One
         large allocation per key instead of one per param: measured 4-5% faster steps at 1M
         params in 200 tensors (bench/RESULTS.md). As with any views, ``torch.save`` of a single
         state tensor writes its whole buffer; ``state_dict()`` saves each buffer once."""
@@ -360,13 +433,16 @@ class _FastoptOptimizer(Optimizer):
                 # torch's lazy init (a param added later, a cleared state) reads the defaults
                 buf = torch.full((starts[-1],), self._spec.states[k].initial(self.defaults), dtype=dtype)
                 for i, n, b in zip(idx, sizes, starts):
-                    fresh[i][k] = buf[b:b + n].view(active[i].shape)
+                    p = active[i]
+                    fresh[i][k] = (buf[b:b + n].view(p.shape) if perms[i] is None
+                                   else buf[b:b + n].as_strided(p.shape, p.stride()))
         return fresh
 
-    def _param_state(self, p, st, keys, lists, fresh) -> bool:
-        """Fill ``lists`` with the NumPy views of ``p``'s state tensors, taking the new ones from
-        ``fresh`` (key index -> tensor) and converting others as torch would; return whether an
-        entry set from the first grad (SGD's momentum buffer) is new (its first step)."""
+    def _param_state(self, p, perm, st, keys, lists, fresh) -> bool:
+        """Fill ``lists`` with the NumPy views (in storage order ``perm``) of ``p``'s state
+        tensors, taking the new ones from ``fresh`` (key index -> tensor) and converting others
+        as torch would, into ``p``'s layout; return whether an entry set from the first grad
+        (SGD's momentum buffer) is new (its first step)."""
         pd = p.detach()
         sdtype = _state_dtype(pd)
         is_first = False
@@ -378,44 +454,51 @@ class _FastoptOptimizer(Optimizer):
                 is_first = is_first or self._spec.states[k].from_grad
                 buf = fresh[k]
                 st[key] = buf
-            elif (not isinstance(buf, torch.Tensor) or buf.dtype != sdtype or not buf.is_contiguous()
-                  or buf.device.type != "cpu" or buf.shape != pd.shape):
-                buf = torch.as_tensor(buf).to(device="cpu", dtype=sdtype).reshape(pd.shape).contiguous()
+            elif (not isinstance(buf, torch.Tensor) or buf.dtype != sdtype or buf.device.type != "cpu"
+                  or buf.shape != pd.shape or not _same_layout(buf, perm)):
+                value = torch.as_tensor(buf).to(device="cpu", dtype=sdtype).reshape(pd.shape)
+                buf = torch.empty_like(pd, dtype=sdtype, memory_format=torch.preserve_format).copy_(value)
                 st[key] = buf
-            lists[k].append(buf.numpy())
+            lists[k].append(_in_order(buf, perm).numpy())
         return is_first
 
     @staticmethod
-    def _master(p: torch.Tensor, st: Dict[str, Any]) -> torch.Tensor:
-        """The float32 master copy of a bfloat16/float16 param (made from the param if missing)."""
+    def _master(p: torch.Tensor, perm: Optional[tuple], st: Dict[str, Any]) -> np.ndarray:
+        """The NumPy view (in storage order ``perm``) of the float32 master copy of a
+        bfloat16/float16 param, laid out as the param (made from the param if missing)."""
         m = st.get(_MASTER)
         if not (isinstance(m, torch.Tensor) and m.dtype == torch.float32 and m.shape == p.shape
-                and m.is_contiguous() and m.device.type == "cpu"):
-            m = p.detach().to(torch.float32).contiguous()
+                and m.device.type == "cpu" and _same_layout(m, perm)):
+            m = p.detach().to(torch.float32, memory_format=torch.preserve_format)
             st[_MASTER] = m
-        return m
+        return _in_order(m, perm).numpy()
 
-    def _build(self, group: Dict[str, Any], grads: list) -> _Group:
+    def _build(self, group: Dict[str, Any], grads: list, params: list) -> _Group:
+        """The kernel arguments for ``params`` (the group's, or one of them: step_in_backward)."""
         name = type(self).__name__
         c = _Group()
-        c.group, c.params_list, c.nparams = group, group["params"], len(group["params"])
-        c.active = active = [p for p, g in zip(group["params"], grads) if g is not None]
+        c.group, c.params_list, c.nparams = group, params, len(params)
+        c.active = active = [p for p, g in zip(params, grads) if g is not None]
         c.keys = keys = self._spec.state_keys(group)
         state = self.state
         pviews, masters, lists = [], [], [[] for _ in keys]
         steps, first, kinds, dicts = [], [], [], []
         stateless = not self._spec.step and all(k is None for k in keys)
-        fresh = self._fresh_state(group, active, keys, state)
         for i, p in enumerate(active):
             _check_param(name, p, i)
+        perms = [_storage_order(p) for p in active]
+        c.perms = perms if any(q is not None for q in perms) else None
+        fresh = self._fresh_state(group, active, perms, keys, state)
+        for i, p in enumerate(active):
+            perm = perms[i]
             is_lowp = p.dtype in _LOWP
             # torch creates no state for a stateless step (SGD without momentum)
             st = state[p] if not stateless or is_lowp else None
             dicts.append(st)
             kinds.append(p.dtype)
-            masters.append(self._master(p, st).numpy() if is_lowp else None)
-            pviews.append(_view(p.detach()))
-            first.append(self._param_state(p, st, keys, lists, fresh[i]) if st is not None else False)
+            masters.append(self._master(p, perm, st) if is_lowp else None)
+            pviews.append(_view(_in_order(p.detach(), perm)))
+            first.append(self._param_state(p, perm, st, keys, lists, fresh[i]) if st is not None else False)
             if self._spec.step:
                 s = st.get("step")
                 steps.append(float(s) if s is not None else 0.0)
@@ -503,11 +586,15 @@ class _FastoptOptimizer(Optimizer):
         ``g.data = ...`` or ``g.set_(...)`` is a change too). The fast path only makes the views
         (about 0.5 us a tensor): the kernel checks every dtype, shape and layout before it
         writes, and when it refuses, ``_checked_grad_views`` rebuilds them with torch-level
-        messages."""
+        messages. Params stepped in storage order (``c.perms``) get views of their grads in the
+        same order; a grad laid out otherwise is refused by the kernel and then read through a
+        copy in that order (``_checked_grad_views``)."""
         old_g, old_p, old_v = c.grads, c.gptrs, c.gviews
         try:
             ptrs = list(map(_data_ptr, grads))
-            if len(old_g) == len(grads):
+            if c.perms is not None:
+                c.gviews = [_view(_in_order(g, q)) for g, q in zip(grads, c.perms)]
+            elif len(old_g) == len(grads):
                 c.gviews = [v if g is o and q == r else _view(g)
                             for g, o, q, r, v in zip(grads, old_g, ptrs, old_p, old_v)]
             elif all(part.master is None for part in c.parts):
@@ -528,7 +615,8 @@ class _FastoptOptimizer(Optimizer):
     def _checked_grad_views(self, c: _Group, grads: list) -> list:
         name = type(self).__name__
         views = []
-        for i, (p, g) in enumerate(zip(c.active, grads)):
+        perms = c.perms or [None] * len(grads)
+        for i, (p, g, perm) in enumerate(zip(c.active, grads, perms)):
             if g.is_sparse:
                 raise RuntimeError(f"fastopt.torch.{name} does not support sparse gradients")
             if g.device.type != "cpu":
@@ -542,12 +630,15 @@ class _FastoptOptimizer(Optimizer):
             if gd.dtype != want and not (gd.dtype in (torch.float32,) + _LOWP and want in (torch.float32,) + _LOWP):
                 raise TypeError(f"fastopt.torch.{name}: the grad of param {i} is {gd.dtype}, the param "
                                 f"{p.dtype}")
+            gd = _in_order(gd, perm)  # the param's storage order
             if not gd.is_contiguous():
                 gd = gd.contiguous()  # grads are only read: a copy is safe
             views.append(_view(gd))
         return views
 
-    def _group_cache(self, index: int, group: Dict[str, Any]) -> Optional[_Group]:
+    def _caches(self) -> List[Optional[_Group]]:
+        """The per-group caches (and ``_fo_single``, step_in_backward's per-param ones), emptied
+        when the groups or the state object were replaced."""
         caches = self._fo_cache
         if not isinstance(self.state, _State):  # replaced by someone: keep counting changes
             self.state = _State(self.state)
@@ -557,9 +648,18 @@ class _FastoptOptimizer(Optimizer):
             caches = self._fo_cache = [None] * len(self.param_groups)
             self._fo_groups = self.param_groups
             self._fo_state = self.state
-        params = group["params"]
+            self._fo_single: Dict[int, list] = {}
+        return caches
+
+    def _group_cache(self, index: int, group: Dict[str, Any]) -> Optional[_Group]:
+        caches = self._caches()
+        c = caches[index] = self._cached(caches[index], group, group["params"])
+        return c if c.active else None
+
+    def _cached(self, c: Optional[_Group], group: Dict[str, Any], params: list) -> _Group:
+        """``c`` if it still describes ``params`` (of ``group``) and their grads, else a new
+        cache; its grad views made for the current grads."""
         grads_all = [p.grad for p in params]
-        c = caches[index]
         if c is not None and not self._valid(c, group, params):
             c = None
         if c is not None and not (len(c.active) == c.nparams and len(c.grads) == c.nparams
@@ -570,9 +670,9 @@ class _FastoptOptimizer(Optimizer):
                 c = None
         if c is None:
             with torch.no_grad():
-                c = caches[index] = self._build(group, grads_all)
+                c = self._build(group, grads_all, params)
         if not c.active:
-            return None
+            return c
         grads = grads_all if len(c.active) == c.nparams else [g for g in grads_all if g is not None]
         if (len(c.grads) != len(grads) or not all(map(_is, grads, c.grads))
                 or list(map(_data_ptr, grads)) != c.gptrs):
@@ -581,7 +681,9 @@ class _FastoptOptimizer(Optimizer):
 
     # ---- the step ----------------------------------------------------------------------------
     def step(self, closure: Optional[Callable[[], float]] = None):
-        """Perform a single optimization step (one fastopt kernel call per param group).
+        """Perform a single optimization step (one fastopt kernel call per param group and
+        param dtype), clipping by the global grad norm where a group has ``max_grad_norm``.
+        Its by-products are in ``last_step``.
 
         closure: a closure that re-evaluates the model and returns the loss (optional).
         """
@@ -589,32 +691,75 @@ class _FastoptOptimizer(Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for index, group in enumerate(self.param_groups):
+        groups = self.param_groups
+        if any(group.get("max_grad_norm") is not None for group in groups):
+            self.last_step = self._clipped_step(groups)
+            return loss
+        found_inf = False
+        for index, group in enumerate(groups):
             c = self._group_cache(index, group)
             if c is None:
                 continue
             spec = spec_for_group(self._spec, group)
             for part in c.parts:
-                self._step_part(c, part, spec, group)
+                found_inf |= self._step_part(c, part, spec, group).found_inf
+        self.last_step = StepResult(None, found_inf, False)
         return loss
 
-    def _step_part(self, c: _Group, part: _Part, spec: OptimSpec, group: Dict[str, Any]) -> None:
+    def _clipped_step(self, groups: List[Dict[str, Any]]) -> StepResult:
+        """A step clipping by the global norm of all grads. One kernel call in all (one group,
+        one dtype): the kernel's fused norm pass and clip. Several: the norm first (read-only,
+        in float64 as the kernel's), then each call divides its grads by ``1 / coefficient``
+        as it reads them (its ``grad_scale``), which rounds as torch's multiplication by the
+        coefficient does to within an ulp. A non-finite global norm clips each call by its own
+        norm instead, so the params whose grads hold the inf or NaN become NaN (as with
+        torch's clip_grad_norm_) and the others are clipped by their own finite norm (torch
+        would zero their grads); a GradScaler skips such steps before they reach here."""
+        for group in groups:
+            _hyper.check_max_grad_norm("", group.get("max_grad_norm"))
+        calls = []
+        for index, group in enumerate(groups):
+            c = self._group_cache(index, group)
+            if c is not None:
+                spec = spec_for_group(self._spec, group)
+                calls.extend((c, part, spec, group) for part in c.parts)
+        if not calls:
+            return StepResult(0.0, False, False)
+        if len(calls) == 1:
+            c, part, spec, group = calls[0]
+            return self._step_part(c, part, spec, group, max_grad_norm=group["max_grad_norm"])
+        grads = [g for c in dict.fromkeys(k[0] for k in calls) for g in c.grads]
+        norm = float(torch.linalg.vector_norm(torch.stack([_norm64(g) for g in grads])))
+        found_inf = False
+        for c, part, spec, group in calls:
+            limit = group.get("max_grad_norm")
+            if limit is not None and not math.isfinite(norm):
+                res = self._step_part(c, part, spec, group, max_grad_norm=limit)
+            else:
+                coef = 1.0 if limit is None else min(1.0, float(scalar(limit)) / (norm + 1e-6))
+                res = self._step_part(c, part, spec, group, grad_scale=None if coef == 1.0 else 1.0 / coef)
+            found_inf |= res.found_inf
+        return StepResult(norm, found_inf, False)
+
+    def _step_part(self, c: _Group, part: _Part, spec: OptimSpec, group: Dict[str, Any],
+                   **clip: Any) -> StepResult:
+        """One kernel call; ``clip``: ``_run``'s ``max_grad_norm=`` or ``grad_scale=``."""
         step: Any = 1
         if part.steps_np is not None:
             part.steps_np += 1
             step = int(part.steps_np[0]) if part.uniform else part.steps_np.astype(np.int64)
         first = part.first if part.first_any else False
         try:
-            _run(spec, group, part.pviews, part.gviews, part.states, step=step, first=first,
-                 master_params=part.master)
+            res = _run(spec, group, part.pviews, part.gviews, part.states, step=step, first=first,
+                       master_params=part.master, **clip)
         except (TypeError, ValueError):
             # Nothing was written. Check the grads at the torch level (a strided grad is
             # copied: grads are only read) and try once more; else undo the step count.
             try:
                 c.gviews = self._checked_grad_views(c, c.grads)
                 self._split_grad_views(c)
-                _run(spec, group, part.pviews, part.gviews, part.states, step=step, first=first,
-                     master_params=part.master)
+                res = _run(spec, group, part.pviews, part.gviews, part.states, step=step, first=first,
+                           master_params=part.master, **clip)
             except Exception:
                 if part.steps_np is not None:
                     part.steps_np -= 1
@@ -627,6 +772,44 @@ class _FastoptOptimizer(Optimizer):
         if part.first_any:
             part.first = [False] * len(part.first)
             part.first_any = False
+        return res
+
+    # ---- one param's step, during backward (fastopt.torch.step_in_backward) ------------------------
+    def _step_param(self, p: torch.Tensor) -> None:
+        """Step ``p`` alone: one kernel call with the group options, state and step counter
+        that ``step()`` uses (so lr schedulers, ``state_dict()`` and ``load_state_dict()`` see
+        the same optimizer), then drop the cached views of its grad so that the caller can free
+        it. ``last_step`` is left as it is (it reports ``step()``)."""
+        self._caches()
+        entry = self._fo_single.get(id(p))
+        if entry is None or entry[0] is not p:
+            index = next((i for i, g in enumerate(self.param_groups) if any(q is p for q in g["params"])), None)
+            if index is None:
+                raise ValueError(f"fastopt.torch.{type(self).__name__}: a param stepped in backward "
+                                 f"(shape {tuple(p.shape)}) is not in the optimizer's param groups")
+            entry = self._fo_single[id(p)] = [p, [p], index, None]  # (keeps p, and so its id, alive)
+        group = self.param_groups[entry[2]]
+        if group.get("max_grad_norm") is not None:
+            raise ValueError(_NO_CLIP_IN_BACKWARD)
+        c = entry[3] = self._cached(entry[3], group, entry[1])
+        if not c.active:
+            return
+        spec = spec_for_group(self._spec, group)
+        try:
+            for part in c.parts:
+                self._step_part(c, part, spec, group)
+        finally:
+            c.grads, c.gptrs, c.gviews = [], [], []
+            for part in c.parts:
+                part.gviews = []
+        self._opt_called = True  # what torch's lr schedulers check (their wrapper of step() sets it)
+
+
+_NO_CLIP_IN_BACKWARD = (
+    "fastopt.torch.step_in_backward: max_grad_norm clips by the global norm of all grads, which is "
+    "known only after the whole backward; a param stepped during backward cannot wait for it. Step "
+    "after backward instead (optimizer.step(), which fuses the clipping), or drop max_grad_norm. "
+    "(Clipping each param by its own norm would be a different update, so it is not offered.)")
 
 
 # ---- the optimizers: torch's signatures (and defaults, which the specs hold too) -------------------
@@ -640,8 +823,8 @@ class SGD(_FastoptOptimizer):
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
                  foreach: Optional[bool] = None, differentiable: bool = False,
-                 fused: Optional[bool] = None) -> None:
-        super().__init__(params, self._defaults(self._spec, locals()))
+                 fused: Optional[bool] = None, max_grad_norm: Optional[float] = None) -> None:
+        super().__init__(params, self._defaults(self._spec, locals()), max_grad_norm)
 
 
 class Adagrad(_FastoptOptimizer):
@@ -653,8 +836,9 @@ class Adagrad(_FastoptOptimizer):
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10,
                  foreach: Optional[bool] = None, *, maximize: bool = False,
-                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
-        super().__init__(params, self._defaults(self._spec, locals()))
+                 differentiable: bool = False, fused: Optional[bool] = None,
+                 max_grad_norm: Optional[float] = None) -> None:
+        super().__init__(params, self._defaults(self._spec, locals()), max_grad_norm)
 
 
 class RMSprop(_FastoptOptimizer):
@@ -667,8 +851,8 @@ class RMSprop(_FastoptOptimizer):
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,
                  capturable: bool = False, foreach: Optional[bool] = None, maximize: bool = False,
-                 differentiable: bool = False) -> None:
-        super().__init__(params, self._defaults(self._spec, locals()))
+                 differentiable: bool = False, *, max_grad_norm: Optional[float] = None) -> None:
+        super().__init__(params, self._defaults(self._spec, locals()), max_grad_norm)
 
 
 class Adam(_FastoptOptimizer):
@@ -681,8 +865,9 @@ class Adam(_FastoptOptimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0, amsgrad: bool = False, *, foreach: Optional[bool] = None,
                  maximize: bool = False, capturable: bool = False, differentiable: bool = False,
-                 fused: Optional[bool] = None, decoupled_weight_decay: bool = False) -> None:
-        super().__init__(params, self._defaults(self._spec, locals()))
+                 fused: Optional[bool] = None, decoupled_weight_decay: bool = False,
+                 max_grad_norm: Optional[float] = None) -> None:
+        super().__init__(params, self._defaults(self._spec, locals()), max_grad_norm)
 
 
 class AdamW(Adam):
@@ -695,10 +880,11 @@ class AdamW(Adam):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False,
                  foreach: Optional[bool] = None, capturable: bool = False, differentiable: bool = False,
-                 fused: Optional[bool] = None) -> None:
+                 fused: Optional[bool] = None, max_grad_norm: Optional[float] = None) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, capturable=capturable,
-                         differentiable=differentiable, fused=fused, decoupled_weight_decay=True)
+                         differentiable=differentiable, fused=fused, decoupled_weight_decay=True,
+                         max_grad_norm=max_grad_norm)
 
 
 class Lion(_FastoptOptimizer):
@@ -708,8 +894,8 @@ class Lion(_FastoptOptimizer):
     _spec = _optim_specs.LION
 
     def __init__(self, params, lr: float = 1e-4, betas=(0.9, 0.99), weight_decay: float = 0.0, *,
-                 maximize: bool = False) -> None:
-        super().__init__(params, self._defaults(self._spec, locals()))
+                 maximize: bool = False, max_grad_norm: Optional[float] = None) -> None:
+        super().__init__(params, self._defaults(self._spec, locals()), max_grad_norm)
 
 
 class LAMB(_FastoptOptimizer):
@@ -719,5 +905,6 @@ class LAMB(_FastoptOptimizer):
     _spec = _optim_specs.LAMB
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-6,
-                 weight_decay: float = 0.0, bias_correction: bool = True, *, maximize: bool = False) -> None:
-        super().__init__(params, self._defaults(self._spec, locals()))
+                 weight_decay: float = 0.0, bias_correction: bool = True, *, maximize: bool = False,
+                 max_grad_norm: Optional[float] = None) -> None:
+        super().__init__(params, self._defaults(self._spec, locals()), max_grad_norm)
