@@ -284,3 +284,16 @@ def test_float64_out_float32(call):
 def test_float64_shape_mismatch(call):
     args = valid_args(call, np.float64)
     expect_error(call, args, ValueError, ["(3, 5)", "(3, 4)"], out=np.zeros((3, 5), np.float64))
+
+
+def test_messages_say_what_to_pass():
+    """What a user meets first: an int list, an object NumPy cannot view, a torch tensor that
+    requires grad. The message names the dtype and what to pass instead."""
+    with pytest.raises(TypeError, match=r"x has unsupported dtype int64; .*numpy\.asarray\(x, numpy\.float32\)"):
+        fastopt.sigmoid([0, 1, 2])
+    assert fastopt.sigmoid([0.0, 1.0]).dtype == np.float64  # a list of floats is converted
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"x is a torch\.Tensor .*requires grad.* x\.detach\(\)\.cpu\(\)\.numpy\(\)"):
+        fastopt.sigmoid(torch.randn(3, requires_grad=True))
+    t = torch.randn(3)
+    assert np.array_equal(fastopt.relu(t), fastopt.relu(t.numpy()))  # a plain CPU tensor is read as an array

@@ -30,13 +30,23 @@ inline std::string dtype_str(const py::array& a) { return py::str(a.dtype()).cas
 // A read-only float input, converted as described above. `fn` and `arg` name the call.
 inline py::array float_input(py::handle obj, const std::string& fn, const char* arg) {
     py::array a = py::array::ensure(obj);
-    if (!a) throw py::type_error(fn + ": " + arg + " must be an array of float32 or float64, got " +
-                                 py::str(py::type::handle_of(obj)).cast<std::string>());
+    if (!a) {
+        const std::string type = py::str(py::type::handle_of(obj).attr("__qualname__")).cast<std::string>();
+        const std::string module = py::str(py::type::handle_of(obj).attr("__module__")).cast<std::string>();
+        if (module.rfind("torch", 0) == 0)  // NumPy cannot view it: it requires grad, or is not on the CPU
+            throw py::type_error(fn + ": " + arg + " is a " + module + "." + type +
+                                 " that NumPy cannot view (it requires grad, or is not on the CPU); pass " + arg +
+                                 ".detach().cpu().numpy() (the same memory for a CPU tensor)");
+        throw py::type_error(fn + ": " + arg + " must be an array-like of float32 or float64 (an ndarray, or "
+                             "anything numpy.asarray accepts), got " + module + "." + type);
+    }
     const char kind = a.dtype().kind();
     const auto size = a.itemsize();
     if (kind != 'f' || (size != 4 && size != 8))
         throw py::type_error(fn + ": " + arg + " has unsupported dtype " + dtype_str(a) +
-                             "; expected float32 or float64");
+                             "; fastopt computes in float32 or float64 and never changes a dtype silently "
+                             "(array-likes are converted to arrays, a list of Python floats to float64): pass "
+                             "numpy.asarray(" + arg + ", numpy.float32) or float64");
     constexpr int kFlags = py::array::c_style | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
     if ((a.flags() & kFlags) != kFlags) a = py::array::ensure(a, kFlags);
     if (!a.dtype().attr("isnative").cast<bool>())  // e.g. big-endian data: a native C-order copy
