@@ -48,7 +48,27 @@ def __getattr__(name: str):  # lazy: importing fastopt does not import numpy cod
 
 
 def get_include() -> str:
-    """The directory holding ``fastopt/*.hpp``, the header-only kernels (as ``pybind11.get_include``)."""
+    """The directory holding ``fastopt/*.hpp``, the header-only kernels (as ``pybind11.get_include``).
+
+    Add it to a C++ trainer's include path (``-I``) to call the kernels without Python.
+
+    Returns
+    -------
+    str
+        The installed headers' directory (in a source checkout, the checkout's C++ include
+        directory).
+
+    Raises
+    ------
+    FileNotFoundError
+        The headers are not installed with this build.
+
+    Examples
+    --------
+    >>> import os, fastopt
+    >>> os.path.isfile(os.path.join(fastopt.get_include(), "fastopt", "config.hpp"))
+    True
+    """
     from pathlib import Path
 
     from . import _core
@@ -63,8 +83,27 @@ def get_include() -> str:
 
 
 def get_cmake_dir() -> str:
-    """The directory of ``fastoptConfig.cmake`` (pass it as ``cmake -Dfastopt_DIR=...``);
-    then ``find_package(fastopt CONFIG REQUIRED)`` gives the target ``fastopt::kernels``."""
+    """The directory of ``fastoptConfig.cmake``, for CMake projects that use the C++ kernels.
+
+    Pass it as ``cmake -Dfastopt_DIR=...``; then ``find_package(fastopt CONFIG REQUIRED)``
+    gives the target ``fastopt::kernels``.
+
+    Returns
+    -------
+    str
+        The installed CMake package's directory.
+
+    Raises
+    ------
+    FileNotFoundError
+        The CMake package is not installed with this build.
+
+    Examples
+    --------
+    >>> import os, fastopt
+    >>> os.path.isfile(os.path.join(fastopt.get_cmake_dir(), "fastoptConfig.cmake"))
+    True
+    """
     from pathlib import Path
 
     from . import _core

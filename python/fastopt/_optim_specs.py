@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -256,3 +257,115 @@ def spec_for_group(spec: OptimSpec, group: Mapping[str, Any]) -> OptimSpec:
         return spec
     decoupled = bool(group.get("decoupled_weight_decay", spec.decoupled))
     return spec if decoupled == spec.decoupled else (ADAMW if decoupled else ADAM)
+
+
+# ---- docstrings ----------------------------------------------------------------------------------
+# One text per parameter. fastopt.functional's steps (``_documented``) and fastopt.optim's classes
+# (``class_doc``) assemble their numpydoc sections from these, with the defaults of the function
+# or the spec, so a text is written once and a default never drifts from the code.
+
+# hyper-parameters (a group's keys and the steps' keywords): (type, text)
+PARAM_DOCS: Dict[str, Tuple[str, str]] = {
+    "lr": ("float", "Learning rate."),
+    "momentum": ("float", "Momentum factor (>= 0)."),
+    "dampening": ("float", "Dampening of the momentum: the buffer takes ``(1 - dampening)`` of each grad."),
+    "nesterov": ("bool", "Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``)."),
+    "weight_decay": ("float", "Weight decay (>= 0), applied as the formula above shows."),
+    "maximize": ("bool", "Maximize the objective: step along the gradient instead of against it."),
+    "lr_decay": ("float", "Learning-rate decay: step ``t`` uses ``lr / (1 + (t - 1) * lr_decay)``."),
+    "eps": ("float", "Added to the denominator, for numerical stability."),
+    "alpha": ("float", "Smoothing constant of the running average of squared grads."),
+    "centered": ("bool", "Centered RMSprop: normalise by an estimate of the grad's variance "
+                         "(``sq - ga * ga``) instead of its second moment."),
+    "betas": ("(float, float)", "``(beta1, beta2)``, each in [0, 1): the coefficients of the "
+                                "running averages in the formula."),
+    "amsgrad": ("bool", "AMSGrad: divide by the running maximum of ``v`` instead of ``v``."),
+    "bias_correction": ("bool", "Divide the moments by ``1 - beta1**step`` and ``1 - beta2**step`` "
+                                "(``m_hat``, ``v_hat``); False uses ``m`` and ``v`` as they are."),
+    "initial_accumulator_value": ("float", "The value the ``sum`` state starts at (>= 0)."),
+    "decoupled_weight_decay": ("bool", "AdamW's decoupled weight decay instead of the L2 term "
+                                       "(``p *= 1 - lr * weight_decay`` before the update)."),
+    "max_grad_norm": ("float", "Clip the grads by their global L2 norm to at most this (as "
+                               "``torch.nn.utils.clip_grad_norm_``) inside the step: a read-only "
+                               "pass computes the norm, then the update scales each grad as it "
+                               "reads it; the grads themselves are not modified. Positive; inf "
+                               "computes the norm and clips nothing; None: no clipping."),
+}
+
+# fastopt.optim's constructors take torch.optim's options too: (type, text)
+OPTION_DOCS: Dict[str, Tuple[str, str]] = {
+    "foreach": ("bool", "Accepted for torch.optim compatibility and ignored: every step is one "
+                        "fused multi-tensor call."),
+    "differentiable": ("bool", "Must be False: NumPy arrays have no autograd (True raises ValueError)."),
+    "capturable": ("bool", "Must be False: CPU only (True raises ValueError)."),
+    "fused": ("bool", "None or False: the step is always fastopt's fused CPU kernel (True, torch's "
+                      "device kernel, raises ValueError)."),
+}
+
+
+def param_doc(name: str) -> Tuple[str, str]:
+    """``(type, text)`` of a hyper-parameter or torch option; ``("", "")`` for a name that has
+    no text yet, which leaves its docstring entry bare (the docstring tests refuse that)."""
+    return PARAM_DOCS.get(name) or OPTION_DOCS.get(name) or ("", "")
+
+
+def doc_head(name: str, kind: str, default: Any = inspect.Parameter.empty) -> str:
+    """A numpydoc parameter line: ``name : kind``, then ``, optional`` (a None default),
+    ``, default <value>`` or nothing (required); the bare name when ``kind`` is empty."""
+    if not kind:
+        return name
+    if default is inspect.Parameter.empty:
+        return f"{name} : {kind}"
+    return f"{name} : {kind}, optional" if default is None else f"{name} : {kind}, default {default!r}"
+
+
+def _wrap(text: str, indent: str = "") -> List[str]:
+    return textwrap.wrap(text, 92, initial_indent=indent, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False)
+
+
+def doc_section(title: str, rows: Sequence[Tuple[Optional[str], str]]) -> str:
+    """A numpydoc section (``Parameters``, ``Notes``, ...) from ``(head, text)`` rows: the head
+    on its line (``name : type``), the text wrapped below it, indented; a row without a head is
+    a paragraph of its own."""
+    lines = [title, "-" * len(title)]
+    for head, text in rows:
+        if head is None:
+            lines += ([""] if len(lines) > 2 else []) + _wrap(text)
+        else:
+            lines += [head] + _wrap(text, "    ")
+    return "\n".join(lines)
+
+
+def state_doc(s: State) -> str:
+    """How a state entry starts, for the docstrings."""
+    if s.from_grad:
+        return "set from the first step's (decayed) grad, as torch's clone"
+    return f"starts at ``{s.init}``" if isinstance(s.init, str) else f"starts at {s.init:g}"
+
+
+def class_doc(spec: OptimSpec, summary: str, example: str, notes: str = "", omit: Sequence[str] = ()) -> str:
+    """The docstring of ``spec``'s fastopt.optim class: ``summary``, the formula, its
+    constructor's parameters (the spec's hyper-parameters and torch options, with the spec's
+    defaults, less ``omit``; then ``max_grad_norm``), the state it keeps, ``notes`` and the
+    ``example`` (doctest lines)."""
+    rows = [("params : iterable of ndarray, or of dict",
+             "The arrays to optimize, updated in place (C-contiguous, aligned, writeable float32 or "
+             "float64, or bfloat16/float16 with a float32 master copy in the state); or param "
+             "groups: dicts with ``'params'`` and any hyper-parameters that override the ones below.")]
+    hypers = [(n, d) for n, d in spec.group_defaults().items() if n not in omit]
+    for name, default in hypers + list(spec.torch_options.items()):
+        kind, text = param_doc(name)
+        rows.append((doc_head(name, kind, default), text))
+    kind, text = param_doc("max_grad_norm")
+    rows.append((doc_head("max_grad_norm", kind, None), text + " Per param group, as the hyper-parameters above."))
+    entries = (["``step`` (the update count)"] if spec.step else []) + [
+        f"``{s.key}`` ({state_doc(s)}" + (f"; exists when ``{s.when}``)" if s.when else ")")
+        for s in spec.states]
+    made = "at construction, as torch's" if spec.eager_state else "at a param's first step"
+    state = (f"State per param (``opt.state[p]``, torch's keys, made {made}): {', '.join(entries)}; "
+             "and ``master_param``, the float32 copy of a bfloat16/float16 param.")
+    notes_rows = [(None, state)] + ([(None, notes)] if notes else [])
+    parts = [summary, spec.formula, doc_section("Parameters", rows), doc_section("Notes", notes_rows),
+             doc_section("Examples", []) + "\n" + example.strip("\n")]
+    return "\n\n".join(parts)

@@ -63,9 +63,16 @@ def softmax(x: ArrayLike, axis: int = -1, out: Out = None) -> np.ndarray:
     Parameters
     ----------
     x : array_like of float32 or float64
+        The input.
     axis : int, default -1
+        The axis to normalise along.
     out : ndarray, optional
         Where to write the result; may be ``x`` itself.
+
+    Returns
+    -------
+    ndarray
+        ``out``, or a new array of x's shape and dtype.
 
     Examples
     --------
@@ -78,19 +85,93 @@ def softmax(x: ArrayLike, axis: int = -1, out: Out = None) -> np.ndarray:
 
 
 def log_softmax(x: ArrayLike, axis: int = -1, out: Out = None) -> np.ndarray:
-    """Log-softmax along ``axis``: ``(x - max) - log(sum(exp(x - max)))``; never overflows."""
+    """Log-softmax along ``axis``: ``(x - max) - log(sum(exp(x - max)))``; never overflows.
+
+    Parameters
+    ----------
+    x : array_like of float32 or float64
+        The input.
+    axis : int, default -1
+        The axis to normalise along.
+    out : ndarray, optional
+        Where to write the result; may be ``x`` itself.
+
+    Returns
+    -------
+    ndarray
+        ``out``, or a new array of x's shape and dtype.
+
+    Notes
+    -----
+    float64 evaluates the log of a short or strided row's sum within 1.6 ULP (the C
+    library's log for a long row).
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> fastopt.log_softmax(np.array([[1.0, 2.0, 3.0]], np.float32)).round(4)
+    array([[-2.4076, -1.4076, -0.4076]], dtype=float32)
+    """
     return _core.log_softmax(x, axis, out)
 
 
 def softmax_backward(grad_out: ArrayLike, y: ArrayLike, axis: int = -1, out: Out = None) -> np.ndarray:
     """Vector-Jacobian product of softmax from its output ``y``:
-    ``y * (grad_out - sum(grad_out * y, axis))`` (the sum in float64)."""
+    ``y * (grad_out - sum(grad_out * y, axis))`` (the sum in float64).
+
+    Parameters
+    ----------
+    grad_out : array_like of float32 or float64
+        The gradient with respect to the softmax's output.
+    y : array_like of float32 or float64
+        The output of :func:`softmax` (y's shape is grad_out's).
+    axis : int, default -1
+        The axis the softmax ran along.
+    out : ndarray, optional
+        Where to write the gradient; may be ``grad_out`` or ``y`` itself.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to softmax's input: ``out``, or a new array.
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> y = fastopt.softmax(np.array([[1.0, 2.0, 3.0]], np.float32))
+    >>> fastopt.softmax_backward(np.array([[1.0, 0.0, 0.0]], np.float32), y).round(4)
+    array([[ 0.0819, -0.022 , -0.0599]], dtype=float32)
+    """
     return _core.softmax_backward(grad_out, y, axis, out)
 
 
 def log_softmax_backward(grad_out: ArrayLike, y: ArrayLike, axis: int = -1, out: Out = None) -> np.ndarray:
     """Vector-Jacobian product of log_softmax from its output ``y``:
-    ``grad_out - exp(y) * sum(grad_out, axis)`` (the sum in float64)."""
+    ``grad_out - exp(y) * sum(grad_out, axis)`` (the sum in float64).
+
+    Parameters
+    ----------
+    grad_out : array_like of float32 or float64
+        The gradient with respect to the log-softmax's output.
+    y : array_like of float32 or float64
+        The output of :func:`log_softmax` (y's shape is grad_out's).
+    axis : int, default -1
+        The axis the log-softmax ran along.
+    out : ndarray, optional
+        Where to write the gradient; may be ``grad_out`` or ``y`` itself.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to log_softmax's input: ``out``, or a new array.
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> y = fastopt.log_softmax(np.array([[1.0, 2.0, 3.0]], np.float32))
+    >>> fastopt.log_softmax_backward(np.array([[1.0, 0.0, 0.0]], np.float32), y).round(4)
+    array([[ 0.91  , -0.2447, -0.6652]], dtype=float32)
+    """
     return _core.log_softmax_backward(grad_out, y, axis, out)
 
 
@@ -152,21 +233,33 @@ def cross_entropy(
     Parameters
     ----------
     logits : array_like of float32 or float64, shape (C,), (N, C) or (N, C, d1, ...)
+        Unnormalised scores, the class axis being axis 1 (axis 0 for shape ``(C,)``).
     target : array_like of int32/int64 class indices, or of class probabilities
+        Indices of shape ``(N,)`` or ``(N, d1, ...)``, or probabilities of the logits' shape
+        and dtype.
     weight : array_like, shape (C,), optional
         Per-class rescaling weight (class imbalance), logits' dtype.
     ignore_index : int, default -100
-    reduction : {'mean', 'sum', 'none'}
+        Index targets equal to it contribute 0 and get a zero gradient.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+        How the per-sample losses combine, as described above.
     label_smoothing : float in [0, 1], default 0
+        ``eps`` above: the weight moved from the target to a uniform distribution.
     grad_scale : float, default 1
         Multiplies the gradient (the upstream gradient of the loss): the result is
         ``d(grad_scale * loss) / d logits`` with no extra pass.
     grad : bool, default True
-        False: return only the loss.
+        False: return only the loss and skip the gradient pass.
+    out : ndarray, optional
+        Where to write the gradient: the logits' shape and dtype, C-contiguous, aligned,
+        writeable, overlapping no input.
 
     Returns
     -------
-    (loss, grad_logits), or loss alone when ``grad=False``.
+    loss : numpy scalar or ndarray
+        The logits' dtype; an array of shape ``(N, d1, ...)`` for ``reduction='none'``.
+    grad_logits : ndarray
+        The gradient with respect to the logits; left out when ``grad=False``.
 
     Raises
     ------
@@ -182,8 +275,8 @@ def cross_entropy(
     --------
     >>> import numpy as np, fastopt
     >>> loss, g = fastopt.cross_entropy(np.zeros((2, 4), np.float32), np.array([1, 3]))
-    >>> float(loss)  # log(4)
-    1.3862943649291992
+    >>> round(float(loss), 6), g.shape  # log(4)
+    (1.386294, (2, 4))
     """
     return _result(
         _core.cross_entropy(logits, target, weight, ignore_index, reduction, label_smoothing, grad_scale, grad, out), grad
@@ -225,6 +318,49 @@ def nll_loss(
     the sum of ``w[t]`` over non-ignored samples (NaN when that is 0, as torch). The
     gradient is ``-grad_scale * w[t]`` (divided as the loss for 'mean') at the target class
     and 0 elsewhere. Shapes, dtypes and errors as :func:`cross_entropy` (index targets only).
+
+    Parameters
+    ----------
+    log_probs : array_like of float32 or float64, shape (C,), (N, C) or (N, C, d1, ...)
+        Log-probabilities, usually from :func:`log_softmax`.
+    target : array_like of int32 or int64
+        Class indices, shape ``(N,)`` or ``(N, d1, ...)``.
+    weight : array_like, shape (C,), optional
+        Per-class rescaling weight, log_probs' dtype.
+    ignore_index : int, default -100
+        Samples with this target contribute 0 and get a zero gradient.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+        'none': one loss per sample, shape ``(N, d1, ...)``.
+    grad_scale : float, default 1.0
+        Multiplies the gradient: the result is ``d(grad_scale * loss) / d log_probs``.
+    grad : bool, default True
+        False: return only the loss and skip the gradient pass.
+    out : ndarray, optional
+        Where to write the gradient: log_probs' shape and dtype, C-contiguous, aligned,
+        writeable, overlapping no input.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        log_probs' dtype; an array for ``reduction='none'``.
+    grad : ndarray
+        The gradient with respect to log_probs; left out when ``grad=False``.
+
+    Raises
+    ------
+    IndexError
+        A target outside ``[0, C)`` that is not ``ignore_index``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> log_probs = np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.2, 0.7]], np.float32))
+    >>> loss, g = fastopt.nll_loss(log_probs, np.array([0, 2]))
+    >>> round(float(loss), 4)  # -(log(0.5) + log(0.7)) / 2
+    0.5249
+    >>> g
+    array([[-0.5,  0. ,  0. ],
+           [ 0. ,  0. , -0.5]], dtype=float32)
     """
     return _result(_core.nll_loss(log_probs, target, weight, ignore_index, reduction, grad_scale, grad, out), grad)
 
@@ -247,10 +383,44 @@ def mse_loss(
 def mse_loss(
     pred: ArrayLike, target: ArrayLike, reduction: str = "mean", *, grad_scale: float = 1.0, grad: bool = True, out: Out = None
 ) -> LossResult:
-    """Mean squared error: ``(pred - target)**2``, gradient ``2 (pred - target)``.
+    """Mean squared error, as torch: ``(pred - target)**2``, gradient ``2 (pred - target)``.
 
-    pred and target must have the same shape and dtype (no broadcasting). 'mean' divides by
-    the number of elements (NaN for an empty input, as torch).
+    Parameters
+    ----------
+    pred : array_like of float32 or float64
+        The predictions.
+    target : array_like
+        pred's shape and dtype (no broadcasting).
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+        'none': one loss per element; 'sum'; 'mean': the sum divided by the number of
+        elements (NaN for an empty input, as torch).
+    grad_scale : float, default 1.0
+        Multiplies the gradient (the upstream gradient of the loss): the result is
+        ``d(grad_scale * loss) / d pred`` with no extra pass.
+    grad : bool, default True
+        False: return only the loss and skip the gradient pass.
+    out : ndarray, optional
+        Where to write the gradient: pred's shape and dtype, C-contiguous, aligned,
+        writeable, overlapping no input.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        pred's dtype; an array of pred's shape for ``reduction='none'``.
+    grad : ndarray
+        The gradient with respect to pred (``out``, or a new array); left out when
+        ``grad=False``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> pred = np.array([1.0, 2.0, 4.0], np.float32)
+    >>> target = np.array([1.5, 2.0, 2.0], np.float32)
+    >>> loss, g = fastopt.mse_loss(pred, target)
+    >>> round(float(loss), 4), g.round(4)  # (0.25 + 0 + 4) / 3
+    (1.4167, array([-0.3333,  0.    ,  1.3333], dtype=float32))
+    >>> fastopt.mse_loss(pred, target, reduction="none", grad=False)
+    array([0.25, 0.  , 4.  ], dtype=float32)
     """
     return _result(_core.mse_loss(pred, target, reduction, 1.0, grad_scale, grad, out), grad)
 
@@ -273,7 +443,45 @@ def l1_loss(
 def l1_loss(
     pred: ArrayLike, target: ArrayLike, reduction: str = "mean", *, grad_scale: float = 1.0, grad: bool = True, out: Out = None
 ) -> LossResult:
-    """``|pred - target|``; gradient ``sign(pred - target)``, 0 where they are equal (torch)."""
+    """Mean absolute error, as torch: ``|pred - target|``; gradient ``sign(pred - target)``.
+
+    The gradient is 0 where pred and target are equal (torch).
+
+    Parameters
+    ----------
+    pred : array_like of float32 or float64
+        The predictions.
+    target : array_like
+        pred's shape and dtype (no broadcasting).
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+        'none': one loss per element; 'sum'; 'mean': the sum divided by the number of
+        elements (NaN for an empty input, as torch).
+    grad_scale : float, default 1.0
+        Multiplies the gradient (the upstream gradient of the loss): the result is
+        ``d(grad_scale * loss) / d pred`` with no extra pass.
+    grad : bool, default True
+        False: return only the loss and skip the gradient pass.
+    out : ndarray, optional
+        Where to write the gradient: pred's shape and dtype, C-contiguous, aligned,
+        writeable, overlapping no input.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        pred's dtype; an array of pred's shape for ``reduction='none'``.
+    grad : ndarray
+        The gradient with respect to pred (``out``, or a new array); left out when
+        ``grad=False``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> pred = np.array([1.0, 2.0, 4.0], np.float32)
+    >>> target = np.array([1.5, 2.0, 2.0], np.float32)
+    >>> loss, g = fastopt.l1_loss(pred, target)
+    >>> round(float(loss), 4), g.round(4)
+    (0.8333, array([-0.3333,  0.    ,  0.3333], dtype=float32))
+    """
     return _result(_core.l1_loss(pred, target, reduction, 1.0, grad_scale, grad, out), grad)
 
 
@@ -304,7 +512,50 @@ def smooth_l1_loss(
 ) -> LossResult:
     """Smooth L1, as torch: with ``d = pred - target``,
     ``0.5 d**2 / beta if |d| < beta else |d| - 0.5 beta``; gradient ``d / beta`` or
-    ``sign(d)``. ``beta = 0`` is :func:`l1_loss`; ``beta < 0`` raises ValueError."""
+    ``sign(d)``.
+
+    Parameters
+    ----------
+    pred : array_like of float32 or float64
+        The predictions.
+    target : array_like
+        pred's shape and dtype (no broadcasting).
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+        'none': one loss per element; 'sum'; 'mean': the sum divided by the number of
+        elements (NaN for an empty input, as torch).
+    beta : float, default 1.0
+        Where the loss turns from quadratic to linear; ``beta = 0`` is :func:`l1_loss`.
+    grad_scale : float, default 1.0
+        Multiplies the gradient (the upstream gradient of the loss): the result is
+        ``d(grad_scale * loss) / d pred`` with no extra pass.
+    grad : bool, default True
+        False: return only the loss and skip the gradient pass.
+    out : ndarray, optional
+        Where to write the gradient: pred's shape and dtype, C-contiguous, aligned,
+        writeable, overlapping no input.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        pred's dtype; an array of pred's shape for ``reduction='none'``.
+    grad : ndarray
+        The gradient with respect to pred (``out``, or a new array); left out when
+        ``grad=False``.
+
+    Raises
+    ------
+    ValueError
+        ``beta < 0``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> pred = np.array([1.0, 2.0, 4.0], np.float32)
+    >>> target = np.array([1.5, 2.0, 2.0], np.float32)
+    >>> loss, g = fastopt.smooth_l1_loss(pred, target)
+    >>> round(float(loss), 4), g.round(4)  # (0.125 + 0 + 1.5) / 3
+    (0.5417, array([-0.1667,  0.    ,  0.3333], dtype=float32))
+    """
     return _result(_core.smooth_l1_loss(pred, target, reduction, beta, grad_scale, grad, out), grad)
 
 
@@ -334,7 +585,50 @@ def huber_loss(
     out: Out = None,
 ) -> LossResult:
     """Huber loss, as torch: ``0.5 d**2 if |d| < delta else delta (|d| - 0.5 delta)``;
-    gradient ``clip(d, -delta, delta)``. ``delta`` must be > 0."""
+    gradient ``clip(d, -delta, delta)``.
+
+    Parameters
+    ----------
+    pred : array_like of float32 or float64
+        The predictions.
+    target : array_like
+        pred's shape and dtype (no broadcasting).
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+        'none': one loss per element; 'sum'; 'mean': the sum divided by the number of
+        elements (NaN for an empty input, as torch).
+    delta : float, default 1.0
+        Where the loss turns from quadratic to linear; must be > 0.
+    grad_scale : float, default 1.0
+        Multiplies the gradient (the upstream gradient of the loss): the result is
+        ``d(grad_scale * loss) / d pred`` with no extra pass.
+    grad : bool, default True
+        False: return only the loss and skip the gradient pass.
+    out : ndarray, optional
+        Where to write the gradient: pred's shape and dtype, C-contiguous, aligned,
+        writeable, overlapping no input.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        pred's dtype; an array of pred's shape for ``reduction='none'``.
+    grad : ndarray
+        The gradient with respect to pred (``out``, or a new array); left out when
+        ``grad=False``.
+
+    Raises
+    ------
+    ValueError
+        ``delta <= 0``.
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> pred = np.array([1.0, 2.0, 4.0], np.float32)
+    >>> target = np.array([1.5, 2.0, 2.0], np.float32)
+    >>> loss, g = fastopt.huber_loss(pred, target, delta=2.0)
+    >>> round(float(loss), 4), g.round(4)  # (0.125 + 0 + 2) / 3
+    (0.7083, array([-0.1667,  0.    ,  0.6667], dtype=float32))
+    """
     return _result(_core.huber_loss(pred, target, reduction, delta, grad_scale, grad, out), grad)
 
 
@@ -372,9 +666,45 @@ def binary_cross_entropy_with_logits(
     ``loss = w * ((1 - t) x + lw * (log1p(exp(-|x|)) + max(-x, 0)))``, ``lw = (pw - 1) t + 1``,
     gradient ``w * (lw * sigmoid(x) - pw * t)``.
 
-    ``weight`` and ``pos_weight`` (the positive-class weight, usually one per class along the
-    last axis) broadcast to the logits' shape (NumPy rules); a broadcast one is expanded to a
-    full temporary array. target has the logits' shape.
+    Parameters
+    ----------
+    logits : array_like of float32 or float64
+        The logits x.
+    target : array_like
+        t: the logits' shape and dtype, usually in [0, 1].
+    weight : array_like, optional
+        w: a rescaling weight that broadcasts to the logits' shape (NumPy rules).
+    pos_weight : array_like, optional
+        pw: the positive-class weight, usually one per class along the last axis;
+        broadcasts to the logits' shape.
+    reduction : {'mean', 'sum', 'none'}, default 'mean'
+        'none': one loss per element; 'mean': the sum divided by the number of elements.
+    grad_scale : float, default 1.0
+        Multiplies the gradient: the result is ``d(grad_scale * loss) / d logits``.
+    grad : bool, default True
+        False: return only the loss and skip the gradient pass.
+    out : ndarray, optional
+        Where to write the gradient: the logits' shape and dtype, C-contiguous, aligned,
+        writeable, overlapping no input.
+
+    Returns
+    -------
+    loss : numpy scalar or ndarray
+        The logits' dtype; an array of their shape for ``reduction='none'``.
+    grad : ndarray
+        The gradient with respect to the logits; left out when ``grad=False``.
+
+    Notes
+    -----
+    A broadcast ``weight`` or ``pos_weight`` is expanded to a full temporary array.
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> logits = np.array([0.0, 2.0, -1.0], np.float32)
+    >>> loss, g = fastopt.binary_cross_entropy_with_logits(logits, np.array([1.0, 0.0, 1.0], np.float32))
+    >>> round(float(loss), 4), g.round(4)
+    (1.3778, array([-0.1667,  0.2936, -0.2437], dtype=float32))
     """
     return _result(
         _core.binary_cross_entropy_with_logits(logits, target, weight, pos_weight, reduction, grad_scale, grad, out), grad
@@ -386,24 +716,72 @@ def dropout(
 ) -> Tuple[np.ndarray, np.ndarray]:
     """Inverted dropout, as ``torch.nn.functional.dropout``: ``y = x * mask / (1 - p)``.
 
-    The mask comes from Philox4x32-10 keyed by ``seed`` (an integer in [0, 2**64)) with
-    counter ``i // 4`` for element ``i`` (flat, C order): element i is kept when output lane
-    ``i % 4`` is at least ``p * 2**32``. So the mask is reproducible for a seed and the same
-    for any thread count; use a new seed per step. ``p = 0`` (or ``training=False``) keeps
-    everything (``y = x``); ``p = 1`` drops everything (``y = x * 0``, as torch; a dropped
-    NaN or inf gives NaN).
+    The mask comes from Philox4x32-10 keyed by ``seed`` with counter ``i // 4`` for element
+    ``i`` (flat, C order): element i is kept when output lane ``i % 4`` is at least
+    ``p * 2**32``. So the mask is reproducible for a seed and the same for any thread count;
+    use a new seed per step.
+
+    Parameters
+    ----------
+    x : array_like of float32 or float64
+        The input.
+    p : float, default 0.5
+        The probability of dropping an element, in [0, 1]. ``p = 0`` keeps everything
+        (``y = x``); ``p = 1`` drops everything (``y = x * 0``, as torch; a dropped NaN or
+        inf gives NaN).
+    seed : int
+        The RNG key, an integer in [0, 2**64) (keyword only, required).
+    training : bool, default True
+        False keeps everything (``y = x``), as ``p = 0``.
+    out : ndarray, optional
+        Where to write y; may be ``x`` itself.
 
     Returns
     -------
-    (y, mask)
-        ``y`` is ``out`` (or a new array); ``mask`` is a ``bool`` array of x's shape, one byte
-        per element (True = kept), to pass to :func:`dropout_backward`.
+    y : ndarray
+        ``out``, or a new array of x's shape and dtype.
+    mask : ndarray of bool
+        x's shape, one byte per element (True = kept), to pass to :func:`dropout_backward`.
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> y, mask = fastopt.dropout(np.ones(10_000, np.float32), p=0.25, seed=42)
+    >>> np.unique(y)  # dropped, or kept and scaled by 1 / (1 - p)
+    array([0.       , 1.3333334], dtype=float32)
+    >>> bool(abs(mask.mean() - 0.75) < 0.02)
+    True
+    >>> bool((fastopt.dropout(np.ones(10_000, np.float32), p=0.25, seed=42)[1] == mask).all())
+    True
     """
     y, mask = _core.dropout(x, p, seed, training, out)
     return y, mask
 
 
 def dropout_backward(grad_out: ArrayLike, mask: ArrayLike, p: float, out: Out = None) -> np.ndarray:
-    """Gradient of dropout: ``grad_out * mask / (1 - p)`` (mask: bool or uint8, as returned
-    by :func:`dropout`)."""
+    """Gradient of dropout: ``grad_out * mask / (1 - p)``.
+
+    Parameters
+    ----------
+    grad_out : array_like of float32 or float64
+        The gradient with respect to dropout's output.
+    mask : array_like of bool or uint8
+        The mask :func:`dropout` returned (grad_out's shape).
+    p : float
+        The p passed to :func:`dropout`.
+    out : ndarray, optional
+        Where to write the gradient; may be ``grad_out`` itself.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to dropout's input: ``out``, or a new array.
+
+    Examples
+    --------
+    >>> import numpy as np, fastopt
+    >>> mask = np.array([True, False, True])
+    >>> fastopt.dropout_backward(np.ones(3, np.float32), mask, p=0.5)
+    array([2., 0., 2.], dtype=float32)
+    """
     return _core.dropout_backward(grad_out, mask, p, out)

@@ -2,7 +2,7 @@
 
 Each class calls one fused multi-tensor step (``fastopt.functional.<name>_``) per param group;
 ``LBFGS`` is a NumPy port of torch.optim.LBFGS's algorithm; ``lr_scheduler`` holds torch's
-schedules. See ``optimizer.py`` for the shared API (param groups, state, state_dict).
+schedules. :class:`Optimizer` describes the API they share (param groups, state, state_dict).
 """
 
 from __future__ import annotations

@@ -11,11 +11,21 @@ __all__ = ["Adagrad"]
 
 
 class Adagrad(Optimizer):
-    """torch.optim.Adagrad over NumPy arrays; one ``fastopt.functional.adagrad_`` call per group.
-
-    State (created at construction, as torch's): ``step``, ``sum`` (filled with
-    ``initial_accumulator_value``).
-    """
+    __doc__ = _optim_specs.class_doc(
+        _optim_specs.ADAGRAD,
+        "torch.optim.Adagrad over NumPy arrays: one fused ``fastopt.functional.adagrad_`` call per param group.",
+        example="""
+>>> import numpy as np
+>>> from fastopt.optim import Adagrad
+>>> w = np.array([1.0, -2.0], np.float32)
+>>> opt = Adagrad([w], lr=0.5)
+>>> sorted(opt.state[w])  # made at construction
+['step', 'sum']
+>>> for _ in range(3):
+...     results = opt.step([2 * w])  # the grad of sum(w**2)
+>>> w.round(4), opt.state[w]["step"]
+(array([ 0.1564, -0.9836], dtype=float32), 3)
+""")
 
     _spec = _optim_specs.ADAGRAD
 

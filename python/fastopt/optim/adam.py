@@ -11,11 +11,29 @@ __all__ = ["Adam", "AdamW"]
 
 
 class Adam(Optimizer):
-    """torch.optim.Adam over NumPy arrays; one ``fastopt.functional.adam_`` call per group
-    (``adamw_`` with ``decoupled_weight_decay=True``).
+    __doc__ = _optim_specs.class_doc(
+        _optim_specs.ADAM,
+        "torch.optim.Adam over NumPy arrays: one fused ``fastopt.functional.adam_`` call per param group.",
+        notes="A group with ``decoupled_weight_decay=True`` steps with ``fastopt.functional.adamw_``.",
+        example="""
+Steps, then a checkpoint in torch's layout:
 
-    State: ``step``, ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq`` (amsgrad).
-    """
+>>> import numpy as np
+>>> from fastopt.optim import Adam
+>>> w = np.array([1.0, -2.0], np.float32)
+>>> opt = Adam([w], lr=0.1)
+>>> for _ in range(3):
+...     results = opt.step([2 * w])  # the grad of sum(w**2)
+>>> w.round(4)
+array([ 0.7016, -1.7006], dtype=float32)
+>>> sd = opt.state_dict()
+>>> sorted(sd["state"][0]), sd["param_groups"][0]["params"]
+(['exp_avg', 'exp_avg_sq', 'step'], [0])
+>>> opt2 = Adam([w.copy()], lr=0.1)
+>>> opt2.load_state_dict(sd)
+>>> opt2.state_dict()["state"][0]["step"]
+3
+""")
 
     _spec = _optim_specs.ADAM
 
@@ -29,8 +47,23 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """torch.optim.AdamW: Adam with decoupled weight decay (default 1e-2); one
-    ``fastopt.functional.adamw_`` call per group."""
+    __doc__ = _optim_specs.class_doc(
+        _optim_specs.ADAMW,
+        "torch.optim.AdamW over NumPy arrays: one fused ``fastopt.functional.adamw_`` call per param group.",
+        notes="Adam with decoupled weight decay (default 1e-2); a group with "
+              "``decoupled_weight_decay=False`` steps with ``fastopt.functional.adam_``.",
+        example="""
+float16 params, updated through a float32 master copy kept in the state:
+
+>>> import numpy as np
+>>> from fastopt.optim import AdamW
+>>> w = np.array([1.0, -2.0], np.float16)
+>>> opt = AdamW([w], lr=0.1)
+>>> for _ in range(3):
+...     results = opt.step([(2 * w).astype(np.float32)])  # the grad of sum(w**2)
+>>> opt.state[w]["master_param"].round(4), w
+(array([ 0.6989, -1.6949], dtype=float32), array([ 0.6987, -1.695 ], dtype=float16))
+""", omit=("decoupled_weight_decay",))
 
     _spec = _optim_specs.ADAMW
 

@@ -11,12 +11,19 @@ __all__ = ["LAMB"]
 
 
 class LAMB(Optimizer):
-    """LAMB over NumPy arrays; one ``fastopt.functional.lamb_`` call per group.
-
-    Adam's moments, then per tensor ``u = m_hat / (sqrt(v_hat) + eps) + wd*p``,
-    ``r = ||p|| / ||u||`` (1 if either is 0), ``p -= lr * r * u``.
-    State: ``step``, ``exp_avg``, ``exp_avg_sq``.
-    """
+    __doc__ = _optim_specs.class_doc(
+        _optim_specs.LAMB,
+        "LAMB over NumPy arrays: one fused ``fastopt.functional.lamb_`` call per param group.",
+        example="""
+>>> import numpy as np
+>>> from fastopt.optim import LAMB
+>>> w = np.array([1.0, -2.0], np.float32)
+>>> opt = LAMB([w], lr=0.1)
+>>> for _ in range(3):
+...     results = opt.step([2 * w])  # the grad of sum(w**2)
+>>> w.round(4), sorted(opt.state[w])
+(array([ 0.5702, -1.5675], dtype=float32), ['exp_avg', 'exp_avg_sq', 'step'])
+""")
 
     _spec = _optim_specs.LAMB
 

@@ -132,13 +132,65 @@ def _strong_wolfe(evaluate, t, d, f, g, gtd, c1=1e-4, c2=0.9, tolerance_change=1
 
 
 class LBFGS(Optimizer):
-    """torch.optim.LBFGS over NumPy arrays (see the module docstring for the algorithm).
+    """torch.optim.LBFGS over NumPy arrays: limited-memory BFGS with torch's algorithm and options.
 
-    ``LBFGS(params, lr=1, max_iter=20, max_eval=None (max_iter * 5 // 4), tolerance_grad=1e-7,
-    tolerance_change=1e-9, history_size=100, line_search_fn=None | 'strong_wolfe')``.
-    ``step(closure)`` returns the loss of the first evaluation, as torch's.
+    Each ``step(closure)`` runs up to ``max_iter`` iterations of: a direction from the two-loop
+    recursion over the last ``history_size`` pairs ``(s, y)``, a step length (fixed, or a
+    strong Wolfe line search), then the move; the algorithm is written out in the module
+    docstring above. ``step(closure)`` returns the loss of the first evaluation, as torch's.
+
+    Parameters
+    ----------
+    params : iterable of ndarray
+        The arrays to optimize, updated in place: float32 or float64, all of one dtype; one
+        param group only (as torch).
+    lr : float, default 1
+        The step length (the first iteration of the first step scales it by
+        ``min(1, 1 / sum|g|)``).
+    max_iter : int, default 20
+        Iterations per ``step``.
+    max_eval : int, optional
+        Closure evaluations per ``step``; None: ``max_iter * 5 // 4``.
+    tolerance_grad : float, default 1e-7
+        Stop when ``max|g| <= tolerance_grad``.
+    tolerance_change : float, default 1e-9
+        Stop when the step ``max|t * d|`` or the change of the loss is below it.
+    history_size : int, default 100
+        How many ``(s, y)`` pairs the two-loop recursion keeps.
+    line_search_fn : {None, 'strong_wolfe'}, default None
+        None: a fixed step ``lr``; ``'strong_wolfe'``: a line search for the strong Wolfe
+        conditions (``c1=1e-4``, ``c2=0.9``, at most 25 evaluations).
+
+    Raises
+    ------
+    ValueError
+        An lr out of range, an unknown ``line_search_fn``, or more than one param group.
+    TypeError
+        Params that are not float32/float64 or not all of one dtype.
+
+    Notes
+    -----
+    The params are one flat vector in their dtype; dot products and ``t`` are Python floats.
     State (``state[params[0]]``): ``func_evals``, ``n_iter``, ``d``, ``t``, ``old_dirs``,
-    ``old_stps``, ``ro``, ``H_diag``, ``prev_flat_grad``, ``prev_loss``.
+    ``old_stps``, ``ro``, ``H_diag``, ``prev_flat_grad``, ``prev_loss``; the history carries
+    over between ``step`` calls.
+
+    Examples
+    --------
+    The Rosenbrock function, from (-1.5, 2):
+
+    >>> import numpy as np
+    >>> from fastopt.optim import LBFGS
+    >>> x = np.array([-1.5, 2.0])
+    >>> opt = LBFGS([x], line_search_fn="strong_wolfe")
+    >>> def closure():  # the loss and one grad per param
+    ...     a, b = x
+    ...     loss = (1 - a) ** 2 + 100 * (b - a * a) ** 2
+    ...     return loss, [np.array([-2 * (1 - a) - 400 * a * (b - a * a), 200 * (b - a * a)])]
+    >>> for _ in range(5):
+    ...     loss = opt.step(closure)
+    >>> x.round(3)
+    array([1., 1.])
     """
 
     def __init__(self, params, lr=1, max_iter=20, max_eval=None, tolerance_grad=1e-7, tolerance_change=1e-9,
@@ -204,8 +256,19 @@ class LBFGS(Optimizer):
     # ---------------------------------------------------------------------------- step
 
     def step(self, closure: Callable[[], Any]):  # type: ignore[override]
-        """Run up to ``max_iter`` iterations; ``closure()`` -> (loss, grads). Returns the
-        loss of the first evaluation (at the params on entry)."""
+        """Run up to ``max_iter`` iterations.
+
+        Parameters
+        ----------
+        closure : callable
+            ``closure()`` evaluates the objective at the current params and returns
+            ``(loss, grads)``: a float and one array per param, in order.
+
+        Returns
+        -------
+        float
+            The loss of the first evaluation (at the params on entry), as torch's.
+        """
         if closure is None or not callable(closure):
             raise TypeError("LBFGS.step needs a closure returning (loss, grads)")
         group = self.param_groups[0]

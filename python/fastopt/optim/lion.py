@@ -11,12 +11,19 @@ __all__ = ["Lion"]
 
 
 class Lion(Optimizer):
-    """Lion over NumPy arrays; one ``fastopt.functional.lion_`` call per group::
-
-        c = b1*m + (1-b1)*g;  p = p*(1 - lr*wd) - lr*sign(c);  m = b2*m + (1-b2)*g
-
-    State: ``exp_avg``. Validation as torch's Adam (lr, betas, weight_decay).
-    """
+    __doc__ = _optim_specs.class_doc(
+        _optim_specs.LION,
+        "Lion over NumPy arrays: one fused ``fastopt.functional.lion_`` call per param group.",
+        example="""
+>>> import numpy as np
+>>> from fastopt.optim import Lion
+>>> w = np.array([1.0, -2.0], np.float32)
+>>> opt = Lion([w], lr=0.1)
+>>> for _ in range(3):
+...     results = opt.step([2 * w])  # the grad of sum(w**2): each step moves lr against its sign
+>>> w.round(4), sorted(opt.state[w])
+(array([ 0.7, -1.7], dtype=float32), ['exp_avg'])
+""", notes="Hyper-parameters are checked as torch's Adam checks them (lr, betas, weight_decay).")
 
     _spec = _optim_specs.LION
 

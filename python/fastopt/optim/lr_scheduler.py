@@ -63,7 +63,45 @@ def _format_param(name: str, optimizer, param) -> list:
 
 
 class LRScheduler:
-    """Base class: ``base_lrs``, ``last_epoch``, ``step()``, ``get_last_lr()``, state_dict."""
+    """Base class of the schedulers: ``base_lrs``, ``last_epoch``, ``step()``, ``get_last_lr()``, state_dict.
+
+    Constructing a scheduler sets ``group['initial_lr']`` (``base_lrs``) and takes the initial
+    step (``last_epoch`` 0). A subclass defines ``get_lr()``, the lrs of the next epoch from
+    the groups' current ones (torch's chainable form).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``param_groups[i]['lr']`` the scheduler sets: a fastopt.optim or torch.optim
+        optimizer (anything with a ``param_groups`` list of dicts).
+    last_epoch : int, default -1
+        The index of the last epoch, to resume a schedule (the groups must then hold
+        ``initial_lr``); -1 starts it.
+
+    Raises
+    ------
+    TypeError
+        ``optimizer`` has no ``param_groups`` list of dicts.
+    KeyError
+        ``last_epoch >= 0`` and a group has no ``initial_lr``.
+
+    Examples
+    --------
+    Two schedulers chained on one optimizer, as torch's:
+
+    >>> import numpy as np
+    >>> from fastopt.optim import SGD, lr_scheduler
+    >>> opt = SGD([np.zeros(2)], lr=1.0)
+    >>> warmup = lr_scheduler.LinearLR(opt, start_factor=0.5, total_iters=2)
+    >>> decay = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> lrs = []
+    >>> for epoch in range(4):
+    ...     lrs.append(opt.param_groups[0]["lr"])
+    ...     warmup.step()
+    ...     decay.step()
+    >>> lrs
+    [0.5, 0.375, 0.25, 0.125]
+    """
 
     _is_initial: bool = False
 
@@ -89,14 +127,22 @@ class LRScheduler:
             self._is_initial = False
 
     def get_lr(self) -> List[float]:  # pragma: no cover - overridden
+        """The lrs of the next epoch, one per param group: each scheduler's rule."""
         raise NotImplementedError
 
     def get_last_lr(self) -> List[float]:
-        """The lrs set by the last ``step()`` (one per param group)."""
+        """The lrs set by the last ``step()``, one per param group."""
         return self._last_lr
 
     def step(self, epoch: Optional[int] = None) -> None:
-        """Advance one epoch (or jump to ``epoch`` with the closed form, deprecated as in torch)."""
+        """Advance one epoch and set the groups' lrs.
+
+        Parameters
+        ----------
+        epoch : int, optional
+            Jump to this epoch with the closed form instead (deprecated, with torch's
+            warning).
+        """
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
@@ -126,11 +172,39 @@ class LRScheduler:
         return out
 
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        """Restore what ``state_dict()`` returned (the scheduler's fields)."""
         self.__dict__.update(state_dict)
 
 
 class StepLR(LRScheduler):
-    """``lr *= gamma`` every ``step_size`` epochs."""
+    """Step decay: ``lr *= gamma`` every ``step_size`` epochs.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``param_groups[i]['lr']`` the scheduler sets: a fastopt.optim or torch.optim
+        optimizer (anything with a ``param_groups`` list of dicts).
+    step_size : int
+        The period of the decay, in epochs.
+    gamma : float, default 0.1
+        The factor of each decay.
+    last_epoch : int, default -1
+        The index of the last epoch, to resume a schedule (the groups must then hold
+        ``initial_lr``); -1 starts it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastopt.optim import SGD, lr_scheduler
+    >>> opt = SGD([np.zeros(2)], lr=1.0)
+    >>> sched = lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    >>> lrs = []
+    >>> for epoch in range(6):
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    ...     sched.step()  # after the epoch's optimizer steps
+    >>> lrs
+    [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    """
 
     def __init__(self, optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.step_size = step_size
@@ -147,7 +221,34 @@ class StepLR(LRScheduler):
 
 
 class MultiStepLR(LRScheduler):
-    """``lr *= gamma`` at each milestone (a milestone listed k times multiplies by ``gamma**k``)."""
+    """``lr *= gamma`` at each milestone (a milestone listed k times multiplies by ``gamma**k``).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``param_groups[i]['lr']`` the scheduler sets: a fastopt.optim or torch.optim
+        optimizer (anything with a ``param_groups`` list of dicts).
+    milestones : iterable of int
+        The epochs at which the lr decays.
+    gamma : float, default 0.1
+        The factor of each decay.
+    last_epoch : int, default -1
+        The index of the last epoch, to resume a schedule (the groups must then hold
+        ``initial_lr``); -1 starts it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastopt.optim import SGD, lr_scheduler
+    >>> opt = SGD([np.zeros(2)], lr=1.0)
+    >>> sched = lr_scheduler.MultiStepLR(opt, milestones=[2, 5], gamma=0.1)
+    >>> lrs = []
+    >>> for epoch in range(6):
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    ...     sched.step()  # after the epoch's optimizer steps
+    >>> lrs
+    [1.0, 1.0, 0.1, 0.1, 0.1, 0.01]
+    """
 
     def __init__(self, optimizer, milestones, gamma: float = 0.1, last_epoch: int = -1) -> None:
         self.milestones = Counter(milestones)
@@ -169,7 +270,32 @@ class MultiStepLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """``lr *= gamma`` every epoch."""
+    """Exponential decay: ``lr *= gamma`` every epoch.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``param_groups[i]['lr']`` the scheduler sets: a fastopt.optim or torch.optim
+        optimizer (anything with a ``param_groups`` list of dicts).
+    gamma : float
+        The factor of each epoch's decay.
+    last_epoch : int, default -1
+        The index of the last epoch, to resume a schedule (the groups must then hold
+        ``initial_lr``); -1 starts it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastopt.optim import SGD, lr_scheduler
+    >>> opt = SGD([np.zeros(2)], lr=1.0)
+    >>> sched = lr_scheduler.ExponentialLR(opt, gamma=0.5)
+    >>> lrs = []
+    >>> for epoch in range(6):
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    ...     sched.step()  # after the epoch's optimizer steps
+    >>> lrs
+    [1.0, 0.5, 0.25, 0.125, 0.0625, 0.0312]
+    """
 
     def __init__(self, optimizer, gamma: float, last_epoch: int = -1) -> None:
         self.gamma = gamma
@@ -185,8 +311,42 @@ class ExponentialLR(LRScheduler):
 
 
 class LinearLR(LRScheduler):
-    """lr = base_lr * factor, the factor going linearly from ``start_factor`` to
-    ``end_factor`` over ``total_iters`` epochs (torch's recursive form)."""
+    """Linear warm-up (or decay): ``lr = base_lr * factor``, the factor going linearly from
+    ``start_factor`` to ``end_factor`` over ``total_iters`` epochs (torch's recursive form).
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``param_groups[i]['lr']`` the scheduler sets: a fastopt.optim or torch.optim
+        optimizer (anything with a ``param_groups`` list of dicts).
+    start_factor : float, default 1/3
+        The factor of the first epoch, in (0, 1].
+    end_factor : float, default 1.0
+        The factor from epoch ``total_iters`` on, in [0, 1].
+    total_iters : int, default 5
+        The epochs the factor takes to reach ``end_factor``.
+    last_epoch : int, default -1
+        The index of the last epoch, to resume a schedule (the groups must then hold
+        ``initial_lr``); -1 starts it.
+
+    Raises
+    ------
+    ValueError
+        A factor out of its range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastopt.optim import SGD, lr_scheduler
+    >>> opt = SGD([np.zeros(2)], lr=1.0)
+    >>> sched = lr_scheduler.LinearLR(opt, start_factor=0.25, total_iters=3)
+    >>> lrs = []
+    >>> for epoch in range(6):
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    ...     sched.step()  # after the epoch's optimizer steps
+    >>> lrs
+    [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    """
 
     def __init__(self, optimizer, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
@@ -216,8 +376,36 @@ class LinearLR(LRScheduler):
 
 
 class CosineAnnealingLR(LRScheduler):
-    """eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2, in torch's recursive
-    form (which keeps going past T_max, rising again)."""
+    """Cosine annealing: ``eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2``.
+
+    In torch's recursive form, which keeps going past T_max, rising again.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``param_groups[i]['lr']`` the scheduler sets: a fastopt.optim or torch.optim
+        optimizer (anything with a ``param_groups`` list of dicts).
+    T_max : int
+        The epochs of the half period, from ``base_lr`` down to ``eta_min``.
+    eta_min : float, default 0.0
+        The lowest lr.
+    last_epoch : int, default -1
+        The index of the last epoch, to resume a schedule (the groups must then hold
+        ``initial_lr``); -1 starts it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastopt.optim import SGD, lr_scheduler
+    >>> opt = SGD([np.zeros(2)], lr=1.0)
+    >>> sched = lr_scheduler.CosineAnnealingLR(opt, T_max=4)
+    >>> lrs = []
+    >>> for epoch in range(6):
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    ...     sched.step()  # after the epoch's optimizer steps
+    >>> lrs
+    [1.0, 0.8536, 0.5, 0.1464, 0.0, 0.1464]
+    """
 
     def __init__(self, optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
         self.T_max = T_max
@@ -254,10 +442,68 @@ class CosineAnnealingLR(LRScheduler):
 
 
 class OneCycleLR(LRScheduler):
-    """The 1cycle policy (torch.optim.lr_scheduler.OneCycleLR): lr from max_lr/div_factor up
-    to max_lr over ``pct_start`` of ``total_steps``, then down to initial_lr/final_div_factor
-    (cos or linear annealing; ``three_phase`` as torch), with momentum (or beta1) cycled
-    inversely when ``cycle_momentum``."""
+    """The 1cycle policy, as torch.optim.lr_scheduler.OneCycleLR: up to ``max_lr``, then down.
+
+    lr goes from ``max_lr / div_factor`` (``initial_lr``) up to ``max_lr`` over ``pct_start``
+    of ``total_steps``, then down to ``initial_lr / final_div_factor`` (cos or linear
+    annealing; ``three_phase`` as torch), with momentum (or beta1) cycled inversely when
+    ``cycle_momentum``. Step it after every batch, not every epoch.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``param_groups[i]['lr']`` the scheduler sets: a fastopt.optim or torch.optim
+        optimizer (anything with a ``param_groups`` list of dicts).
+    max_lr : float or list of float
+        The peak lr, for every group or one per group.
+    total_steps : int, optional
+        The length of the cycle; None: ``epochs * steps_per_epoch``.
+    epochs : int, optional
+        With ``steps_per_epoch``, gives ``total_steps`` when it is None.
+    steps_per_epoch : int, optional
+        See ``epochs``.
+    pct_start : float, default 0.3
+        The fraction of the cycle spent going up.
+    anneal_strategy : {'cos', 'linear'}, default 'cos'
+        The shape of each phase.
+    cycle_momentum : bool, default True
+        Cycle the groups' ``momentum`` (or ``betas[0]``) between ``max_momentum`` and
+        ``base_momentum``, inversely to the lr.
+    base_momentum : float or list of float, default 0.85
+        The momentum at the lr's peak.
+    max_momentum : float or list of float, default 0.95
+        The momentum at the cycle's ends.
+    div_factor : float, default 25.0
+        ``initial_lr = max_lr / div_factor``.
+    final_div_factor : float, default 1e4
+        ``min_lr = initial_lr / final_div_factor``.
+    three_phase : bool, default False
+        torch's three-phase form: up, back down to ``initial_lr`` symmetrically, then to
+        ``min_lr``.
+    last_epoch : int, default -1
+        The index of the last epoch, to resume a schedule (the groups must then hold
+        ``initial_lr``); -1 starts it.
+
+    Raises
+    ------
+    ValueError
+        No way to know ``total_steps``, a ``pct_start`` outside [0, 1], an unknown
+        ``anneal_strategy``, ``cycle_momentum`` with an optimizer that has neither momentum
+        nor betas, or a step past ``total_steps``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastopt.optim import SGD, lr_scheduler
+    >>> opt = SGD([np.zeros(2)], lr=1.0, momentum=0.9)
+    >>> sched = lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=6)
+    >>> lrs = []
+    >>> for batch in range(6):
+    ...     lrs.append(round(sched.get_last_lr()[0], 4))
+    ...     sched.step()  # after each batch's optimizer step
+    >>> lrs
+    [0.04, 0.9944, 0.8117, 0.4626, 0.1335, 0.0]
+    """
 
     def __init__(self, optimizer, max_lr, total_steps: Optional[int] = None, epochs: Optional[int] = None,
                  steps_per_epoch: Optional[int] = None, pct_start: float = 0.3, anneal_strategy: str = "cos",
@@ -354,9 +600,55 @@ class OneCycleLR(LRScheduler):
 
 
 class ReduceLROnPlateau(LRScheduler):
-    """lr = max(lr * factor, min_lr) when the metric passed to ``step(metric)`` has not
-    improved (``mode``, ``threshold``, ``threshold_mode``) for more than ``patience`` epochs;
-    then ``cooldown`` epochs without counting. Changes smaller than ``eps`` are ignored."""
+    """Reduce the lr when a metric stops improving: ``lr = max(lr * factor, min_lr)``.
+
+    The lr is reduced when the metric passed to ``step(metric)`` has not improved (``mode``,
+    ``threshold``, ``threshold_mode``) for more than ``patience`` epochs; then ``cooldown``
+    epochs pass without counting. Changes smaller than ``eps`` are ignored.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Whose ``param_groups[i]['lr']`` the scheduler sets: a fastopt.optim or torch.optim
+        optimizer (anything with a ``param_groups`` list of dicts).
+    mode : {'min', 'max'}, default 'min'
+        Whether the metric should go down (a loss) or up (an accuracy).
+    factor : float, default 0.1
+        The factor of each reduction (< 1).
+    patience : int, default 10
+        The epochs without improvement tolerated before a reduction.
+    threshold : float, default 1e-4
+        The least change that counts as an improvement.
+    threshold_mode : {'rel', 'abs'}, default 'rel'
+        'rel': better means below ``best * (1 - threshold)`` (mode 'min') or above
+        ``best * (1 + threshold)`` ('max'); 'abs': below ``best - threshold`` or above
+        ``best + threshold``.
+    cooldown : int, default 0
+        The epochs to wait after a reduction before counting again.
+    min_lr : float or list of float, default 0
+        The lowest lr, for every group or one per group.
+    eps : float, default 1e-8
+        A reduction smaller than this is skipped.
+
+    Raises
+    ------
+    ValueError
+        ``factor >= 1``, an unknown ``mode`` or ``threshold_mode``, or a ``min_lr`` list of
+        the wrong length.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastopt.optim import SGD, lr_scheduler
+    >>> opt = SGD([np.zeros(2)], lr=1.0)
+    >>> sched = lr_scheduler.ReduceLROnPlateau(opt, patience=1, factor=0.5)
+    >>> lrs = []
+    >>> for val_loss in [1.0, 0.5, 0.5, 0.5, 0.5, 0.5]:
+    ...     sched.step(val_loss)
+    ...     lrs.append(opt.param_groups[0]["lr"])
+    >>> lrs
+    [1.0, 1.0, 1.0, 0.5, 0.5, 0.25]
+    """
 
     def __init__(self, optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0, min_lr=0,
@@ -388,6 +680,15 @@ class ReduceLROnPlateau(LRScheduler):
         self.num_bad_epochs = 0
 
     def step(self, metrics, epoch: Optional[int] = None) -> None:  # type: ignore[override]
+        """Record an epoch's metric, and reduce the lrs if it has not improved for too long.
+
+        Parameters
+        ----------
+        metrics : float
+            The epoch's value of the metric (a number or a 1-element array).
+        epoch : int, optional
+            Set the epoch count instead of adding 1 (deprecated, with torch's warning).
+        """
         current = float(metrics)
         if epoch is None:
             epoch = self.last_epoch + 1

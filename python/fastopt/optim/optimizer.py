@@ -128,11 +128,48 @@ def _check_param(p, where: str) -> None:
 
 
 class Optimizer:
-    """Base class: param groups, per-param state, state_dict, and the loop that calls one
-    fused step per group. A subclass names its optimizer's spec (``_spec``, from
-    ``fastopt._optim_specs``), which gives the groups' checks, the state and the fused step,
-    and passes its constructor's arguments as ``defaults`` (``_defaults``); LBFGS has no spec
-    and its own ``step``."""
+    """Base class of fastopt.optim's optimizers: param groups, per-param state, state_dict, and
+    the loop that calls one fused step per group.
+
+    A subclass names its optimizer's spec (``_spec``, from ``fastopt._optim_specs``), which
+    gives the groups' checks, the state and the fused step, and passes its constructor's
+    arguments as ``defaults`` (``_defaults``); LBFGS has no spec and its own ``step``. The
+    API (param groups, ``state``, ``step(grads)``, ``state_dict``) is the module's, above.
+
+    Parameters
+    ----------
+    params : iterable of ndarray, or of dict
+        The arrays to optimize (updated in place), or param groups: dicts with ``'params'``
+        and any hyper-parameters that override ``defaults``.
+    defaults : dict
+        The hyper-parameters of every group that does not set its own.
+
+    Raises
+    ------
+    TypeError, ValueError
+        An empty or ill-formed params list, a param that is not a C-contiguous, aligned,
+        writeable ndarray of an accepted dtype, a param in two groups, or a hyper-parameter
+        out of range (torch.optim's messages).
+
+    Examples
+    --------
+    Param groups, a step with a skipped param, and a checkpoint saved to one file:
+
+    >>> import numpy as np, os, tempfile
+    >>> from fastopt.optim import SGD, save_state_dict, load_state_dict_file
+    >>> w, b = np.ones(3, np.float32), np.zeros(1, np.float32)
+    >>> opt = SGD([{"params": [w]}, {"params": [b], "momentum": 0.9}], lr=0.5)
+    >>> [g["momentum"] for g in opt.param_groups]
+    [0, 0.9]
+    >>> results = opt.step([np.ones(3, np.float32), None])  # b has no grad: skipped
+    >>> w, b
+    (array([0.5, 0.5, 0.5], dtype=float32), array([0.], dtype=float32))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     save_state_dict(os.path.join(d, "opt.npz"), opt.state_dict())
+    ...     opt.load_state_dict(load_state_dict_file(os.path.join(d, "opt.npz")))
+    >>> opt.param_groups[1]["lr"]
+    0.5
+    """
 
     _spec: Optional[OptimSpec] = None
 
@@ -173,7 +210,9 @@ class Optimizer:
             _hyper.check_max_grad_norm("", group["max_grad_norm"])
 
     def add_param_group(self, param_group: Dict[str, Any]) -> None:
-        """Add a group (a dict with ``'params'`` and any hyper-parameters to override)."""
+        """Add a group: a dict with ``'params'`` (an ndarray or a list of them) and any
+        hyper-parameters to override; the others come from ``defaults``. The group is
+        checked before it is added."""
         if not isinstance(param_group, dict):
             raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
         params = param_group["params"]
@@ -268,11 +307,25 @@ class Optimizer:
         return out
 
     def step(self, grads, *, grad_scale: Optional[float] = None, found_inf: Optional[np.ndarray] = None):
-        """Apply one update. ``grads``: one per param over all groups in order (None: skip).
+        """Apply one update.
 
-        ``grad_scale`` and ``found_inf`` are passed to every fused call (AMP, see the
-        documentation's page "The multi-tensor optimizer step API"); where a call is skipped its step counts are not advanced.
-        Returns the list of StepResults of the fused calls.
+        Parameters
+        ----------
+        grads : ndarray or sequence of ndarray or None
+            One grad per param over all groups in order, of its param's shape (None: that
+            param is skipped, its state untouched).
+        grad_scale : float, optional
+            Passed to every fused call: the grads are divided by it as they are read (AMP).
+        found_inf : ndarray, optional
+            Passed to every fused call: a one-element float32 array; a call that finds it
+            nonzero or meets an inf/NaN grad sets it to 1 and changes nothing, and its params'
+            step counts are not advanced. See the documentation's page "The multi-tensor
+            optimizer step API".
+
+        Returns
+        -------
+        list of StepResult
+            One per fused call (per group, and per param dtype within a group).
         """
         per_group = self._split_grads(grads)
         results = []
@@ -440,6 +493,32 @@ def save_state_dict(path, state_dict: Dict[str, Any]) -> None:
     a list of arrays, as LBFGS's history, as ``state/<index>/<name>/<j>``);
     everything else (param groups, step counts, scheduler fields) as one JSON string, so the
     file loads with ``allow_pickle=False``. ``load_state_dict_file(path)`` gives it back.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (``np.savez`` adds ``.npz`` when the name lacks it).
+    state_dict : dict
+        What an optimizer's or lr scheduler's ``state_dict()`` returned.
+
+    Raises
+    ------
+    TypeError
+        A value that is neither an array nor JSON-representable (numbers, strings, None,
+        tuples, lists, dicts).
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from fastopt.optim import Adam, save_state_dict, load_state_dict_file
+    >>> w = np.ones(2, np.float32)
+    >>> opt = Adam([w])
+    >>> results = opt.step([np.ones(2, np.float32)])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     save_state_dict(os.path.join(d, "adam.npz"), opt.state_dict())
+    ...     sd = load_state_dict_file(os.path.join(d, "adam.npz"))
+    >>> sd["state"][0]["step"], sd["state"][0]["exp_avg"].dtype
+    (1, dtype('float32'))
     """
     arrays: Dict[str, np.ndarray] = {}
     meta_state = {}
@@ -463,7 +542,30 @@ def save_state_dict(path, state_dict: Dict[str, Any]) -> None:
 
 
 def load_state_dict_file(path) -> Dict[str, Any]:
-    """Load what ``save_state_dict`` wrote; the result goes to ``load_state_dict``."""
+    """Load what ``save_state_dict`` wrote; the result goes to ``load_state_dict``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`save_state_dict` (read with ``allow_pickle=False``).
+
+    Returns
+    -------
+    dict
+        The state dict, arrays as ndarrays of their saved dtypes.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from fastopt.optim import SGD, save_state_dict, load_state_dict_file
+    >>> opt = SGD([np.ones(2)], lr=0.1, momentum=0.9)
+    >>> results = opt.step([np.ones(2)])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     save_state_dict(os.path.join(d, "sgd.npz"), opt.state_dict())
+    ...     sd = load_state_dict_file(os.path.join(d, "sgd.npz"))
+    >>> sd["state"][0]["momentum_buffer"]
+    array([1., 1.])
+    """
     with np.load(path, allow_pickle=False) as f:
         meta = json.loads(str(f["__meta__"]))
         out = _decode(meta["rest"])

@@ -11,10 +11,19 @@ __all__ = ["RMSprop"]
 
 
 class RMSprop(Optimizer):
-    """torch.optim.RMSprop over NumPy arrays; one ``fastopt.functional.rmsprop_`` call per group.
-
-    State: ``step``, ``square_avg``, ``grad_avg`` (centered), ``momentum_buffer`` (momentum > 0).
-    """
+    __doc__ = _optim_specs.class_doc(
+        _optim_specs.RMSPROP,
+        "torch.optim.RMSprop over NumPy arrays: one fused ``fastopt.functional.rmsprop_`` call per param group.",
+        example="""
+>>> import numpy as np
+>>> from fastopt.optim import RMSprop
+>>> w = np.array([1.0, -2.0], np.float32)
+>>> opt = RMSprop([w], lr=0.01)
+>>> for _ in range(3):
+...     results = opt.step([2 * w])  # the grad of sum(w**2)
+>>> w.round(4), sorted(opt.state[w])
+(array([ 0.78  , -1.7753], dtype=float32), ['square_avg', 'step'])
+""")
 
     _spec = _optim_specs.RMSPROP
 

@@ -11,11 +11,23 @@ __all__ = ["SGD"]
 
 
 class SGD(Optimizer):
-    """torch.optim.SGD over NumPy arrays; one ``fastopt.functional.sgd_`` call per group.
+    __doc__ = _optim_specs.class_doc(
+        _optim_specs.SGD,
+        "torch.optim.SGD over NumPy arrays: one fused ``fastopt.functional.sgd_`` call per param group.",
+        example="""
+Two param groups, the second with its own learning rate:
 
-    State: ``momentum_buffer`` (when momentum != 0), set to the first (decayed) grad on the
-    first step as torch's clone. ``foreach`` is accepted and ignored.
-    """
+>>> import numpy as np
+>>> from fastopt.optim import SGD
+>>> w, b = np.array([1.0, -2.0], np.float32), np.zeros(1, np.float32)
+>>> opt = SGD([{"params": [w]}, {"params": [b], "lr": 0.01}], lr=0.1, momentum=0.9)
+>>> for _ in range(3):
+...     results = opt.step([2 * w, np.ones(1, np.float32)])  # one grad per param, in order
+>>> w.round(4), b.round(4)
+(array([ 0.062, -0.124], dtype=float32), array([-0.0561], dtype=float32))
+>>> sorted(opt.state[w])
+['momentum_buffer']
+""")
 
     _spec = _optim_specs.SGD
 
