@@ -287,18 +287,14 @@ double grad_sumsq(const StepRequest& rq, const TensorBlocks& blocks, T scale, bo
             const std::int64_t hi = lo + tile < hi0 ? lo + tile : hi0;
             std::int64_t base = 0;
             const T* g = grad_tile<T>(t.grad, rq.grad, lo, hi, buf, base);
+            // sum_lanes, not an omp simd reduction (drivers.hpp); g is indexed from `base`
             if (scale == T(1)) {
-                FASTOPT_SIMD_REDUCTION(+ : acc)
-                for (std::int64_t i = lo; i < hi; ++i) {
-                    const double d = g[i - base];
-                    acc += d * d;
-                }
+                acc += sum_lanes(g, lo - base, hi - base, [](T x) { return static_cast<double>(x) * static_cast<double>(x); });
             } else {
-                FASTOPT_SIMD_REDUCTION(+ : acc)
-                for (std::int64_t i = lo; i < hi; ++i) {
-                    const double d = g[i - base] / scale;
-                    acc += d * d;
-                }
+                acc += sum_lanes(g, lo - base, hi - base, [scale](T x) {
+                    const double d = x / scale;
+                    return d * d;
+                });
             }
         }
         part.data[b] = acc;
@@ -375,12 +371,10 @@ double norm_impl(const NormRequest& rq) {
                 acc = a > acc ? a : acc;
                 f |= (a != a);
             }
-        } else if (p == 2) {
-            FASTOPT_SIMD_REDUCTION(+ : acc)
-            for (std::int64_t i = lo; i < hi; ++i) acc += static_cast<double>(g[i]) * static_cast<double>(g[i]);
+        } else if (p == 2) {  // sum_lanes, not an omp simd reduction: see drivers.hpp
+            acc = sum_lanes(g, lo, hi, [](T x) { return static_cast<double>(x) * static_cast<double>(x); });
         } else if (p == 1) {
-            FASTOPT_SIMD_REDUCTION(+ : acc)
-            for (std::int64_t i = lo; i < hi; ++i) acc += std::abs(static_cast<double>(g[i]));
+            acc = sum_lanes(g, lo, hi, [](T x) { return std::abs(static_cast<double>(x)); });
         } else {
             for (std::int64_t i = lo; i < hi; ++i) acc += std::pow(std::abs(static_cast<double>(g[i])), p);
         }
