@@ -13,59 +13,37 @@ import pytest
 from fastopt import functional as F
 from fastopt import reference as R
 
+from _optim_table import NAMES, first_step_flag, random_options, state_lists, takes_step
+
 STEPS = 50
 SHAPES = [(3, 5), (1,), (257,), (0,), (40000,)]
-STATES = {"sgd": 1, "adagrad": 1, "rmsprop": 3, "adam": 3, "adamw": 3, "lion": 1, "lamb": 2}
-
-
-def _options(name, rng):
-    wd = float(rng.choice([0.0, 10 ** rng.uniform(-4, -1)]))
-    common = dict(maximize=bool(rng.integers(2)))
-    if name == "sgd":
-        momentum = float(rng.choice([0.0, rng.uniform(0.1, 0.99)]))
-        nesterov = bool(momentum > 0 and rng.integers(2))
-        return dict(lr=0.01, momentum=momentum, nesterov=nesterov, weight_decay=wd,
-                    dampening=0.0 if nesterov else float(rng.uniform(0, 0.5)), **common)
-    if name == "adagrad":
-        return dict(lr=0.05, lr_decay=float(rng.uniform(0, 0.1)), weight_decay=wd, eps=1e-10, **common)
-    if name == "rmsprop":
-        return dict(lr=0.01, alpha=float(rng.uniform(0.8, 0.999)), weight_decay=wd, centered=bool(rng.integers(2)),
-                    momentum=float(rng.choice([0.0, rng.uniform(0.1, 0.9)])), **common)
-    if name in ("adam", "adamw"):
-        return dict(lr=0.01, betas=(float(rng.uniform(0.5, 0.99)), float(rng.uniform(0.9, 0.9999))),
-                    weight_decay=wd, amsgrad=bool(rng.integers(2)), eps=float(10 ** rng.uniform(-8, -4)), **common)
-    if name == "lion":
-        return dict(lr=1e-3, betas=(float(rng.uniform(0.8, 0.95)), float(rng.uniform(0.95, 0.999))),
-                    weight_decay=wd, **common)
-    return dict(lr=0.01, betas=(0.9, 0.999), eps=1e-6, weight_decay=wd, bias_correction=bool(rng.integers(2)),
-                **common)
 
 
 def _call(mod, name, params, grads, states, t, opts, extra):
     fn = getattr(mod, name + "_")
     kw = dict(opts, **extra)
-    if name == "sgd":
-        return fn(params, grads, states[0], first_step=t == 1, **kw)
-    if name in ("adagrad", "adam", "adamw", "lamb"):
+    if first_step_flag(name):
+        kw["first_step"] = t == 1
+    if takes_step(name):
         kw["step"] = t
     return fn(params, grads, *states, **kw)
 
 
-@pytest.mark.parametrize("name", sorted(STATES))
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("variant", ["plain", "clip_and_scale", "per_tensor_step"])
 def test_matches_reference(name, variant, dtype, rng):
-    opts = _options(name, rng)
+    opts = random_options(name, rng)
     params = [rng.standard_normal(s).astype(dtype) for s in SHAPES]
     ref_params = [p.copy() for p in params]
-    states = [[np.zeros_like(p) for p in params] for _ in range(STATES[name])]
-    ref_states = [[np.zeros_like(p) for p in params] for _ in range(STATES[name])]
+    states = [[np.zeros_like(p) for p in params] for _ in state_lists(name)]
+    ref_states = [[np.zeros_like(p) for p in params] for _ in state_lists(name)]
     scale = 256.0 if variant == "clip_and_scale" else None
     for t in range(1, STEPS + 1):
         grads = [(rng.standard_normal(s) * (scale or 1.0)).astype(dtype) for s in SHAPES]
         extra = {}
         if variant == "clip_and_scale":
             extra = dict(max_grad_norm=5.0, grad_scale=scale)
-        step = [t + i for i in range(len(SHAPES))] if variant == "per_tensor_step" and name != "sgd" else t
+        step = [t + i for i in range(len(SHAPES))] if variant == "per_tensor_step" and takes_step(name) else t
         a = _call(F, name, params, grads, states, step, opts, extra)
         b = _call(R, name, ref_params, grads, ref_states, step, opts, extra)
         assert a.found_inf == b.found_inf and a.skipped == b.skipped
@@ -80,7 +58,7 @@ def test_matches_reference(name, variant, dtype, rng):
 @pytest.mark.parametrize("name", ["adamw", "sgd", "lamb"])
 @pytest.mark.parametrize("lowp", ["bf16", "f16"])
 def test_master_copy_matches_reference(name, lowp, isa, nthreads, rng):
-    opts = _options(name, rng)
+    opts = random_options(name, rng)
     master = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
     ref_master = [m.copy() for m in master]
     if lowp == "bf16":
@@ -88,8 +66,8 @@ def test_master_copy_matches_reference(name, lowp, isa, nthreads, rng):
     else:
         params = [m.astype(np.float16) for m in master]
     ref_params = [p.copy() for p in params]
-    states = [[np.zeros_like(m) for m in master] for _ in range(STATES[name])]
-    ref_states = [[np.zeros_like(m) for m in master] for _ in range(STATES[name])]
+    states = [[np.zeros_like(m) for m in master] for _ in state_lists(name)]
+    ref_states = [[np.zeros_like(m) for m in master] for _ in state_lists(name)]
     for t in range(1, 11):
         grads = [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
         extra = dict(master_params=master)

@@ -41,7 +41,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from .. import _core, _hyper
-from .._optim_specs import ADAGRAD, ADAM, ADAMW, LAMB, LION, RMSPROP, SGD, OptimSpec, scalar
+from .._optim_specs import ADAGRAD, ADAM, ADAMAX, ADAMW, LAMB, LION, RMSPROP, SGD, OptimSpec, scalar
 from .._step_result import StepResult
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "rmsprop_",
     "adam_",
     "adamw_",
+    "adamax_",
     "lion_",
     "lamb_",
     "clip_grad_norm_",
@@ -175,6 +176,18 @@ def adamw_(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_avg_sqs: Arrays,
     return _step(ADAMW, params, grads, [exp_avgs, exp_avg_sqs, max_exp_avg_sqs], hypers, step=step,
                  master_params=master_params, max_grad_norm=max_grad_norm, grad_scale=grad_scale,
                  found_inf=found_inf)
+
+
+@_documented(ADAMAX, "Adamax (Adam with the infinity norm), as ``torch.optim.Adamax``.",
+             "One pass: reads p, g, m, u and writes p, m, u (28 bytes per float32 element).")
+def adamax_(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_infs: Arrays, *, step: Steps,
+            lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+            weight_decay: float = 0.0, maximize: bool = False, master_params: OptArrays = None,
+            max_grad_norm: Optional[float] = None, grad_scale: Optional[float] = None,
+            found_inf: Optional[np.ndarray] = None) -> StepResult:
+    hypers = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
+    return _step(ADAMAX, params, grads, [exp_avgs, exp_infs], hypers, step=step, master_params=master_params,
+                 max_grad_norm=max_grad_norm, grad_scale=grad_scale, found_inf=found_inf)
 
 
 @_documented(LION, "Lion (Chen et al., 2023).")

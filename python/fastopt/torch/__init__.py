@@ -1,6 +1,6 @@
 """fastopt.torch: drop-in ``torch.optim`` optimizers for CPU tensors, stepped by fastopt's kernels.
 
-``SGD``, ``Adagrad``, ``RMSprop``, ``Adam``, ``AdamW`` take torch's constructor signatures and
+``SGD``, ``Adagrad``, ``RMSprop``, ``Adam``, ``AdamW``, ``Adamax`` take torch's constructor signatures and
 defaults; ``Lion`` and ``LAMB`` those of ``fastopt.functional.lion_`` / ``lamb_``. Each step is
 one fused multi-tensor kernel call per param group, in place on the tensors' memory (zero
 copy). ``state_dict()`` has torch's keys and layout: checkpoints move between
@@ -14,6 +14,6 @@ DDP). See docs/embedding.md.
 This is the only fastopt module that imports torch.
 """
 
-from ._optim import LAMB, SGD, Adagrad, Adam, AdamW, Lion, RMSprop, to_torch_state_dict
+from ._optim import LAMB, SGD, Adagrad, Adam, Adamax, AdamW, Lion, RMSprop, to_torch_state_dict
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB", "to_torch_state_dict"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "Lion", "LAMB", "to_torch_state_dict"]

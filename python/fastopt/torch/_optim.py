@@ -32,7 +32,7 @@ from .. import _optim_specs
 from .._optim_specs import OptimSpec, spec_for_group
 from ..functional._optim import _run
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB", "to_torch_state_dict"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "Lion", "LAMB", "to_torch_state_dict"]
 
 _is = operator.is_
 _data_ptr = torch.Tensor.data_ptr
@@ -699,6 +699,18 @@ class AdamW(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                          foreach=foreach, maximize=maximize, capturable=capturable,
                          differentiable=differentiable, fused=fused, decoupled_weight_decay=True)
+
+
+class Adamax(_FastoptOptimizer):
+    """``torch.optim.Adamax``, stepped by ``fastopt.functional.adamax_``'s path. State: ``step``,
+    ``exp_avg``, ``exp_inf``."""
+
+    _spec = _optim_specs.ADAMAX
+
+    def __init__(self, params, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
+                 foreach: Optional[bool] = None, *, maximize: bool = False, differentiable: bool = False,
+                 capturable: bool = False) -> None:
+        super().__init__(params, self._defaults(self._spec, locals()))
 
 
 class Lion(_FastoptOptimizer):

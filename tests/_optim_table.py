@@ -1,0 +1,70 @@
+"""The optimizers under test, from their specs (fastopt._optim_specs): one row per optimizer,
+and the domain each hyper-parameter is drawn from. A new optimizer's spec puts it in every test
+that reads this table; a hyper-parameter with no domain here fails `random_options` loudly."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List
+
+from fastopt._optim_specs import SPECS, OptimSpec
+
+NAMES: List[str] = sorted(SPECS)  # the kernels: "adam", ...
+
+
+def state_lists(name: str) -> List[str]:
+    """The step's state list arguments, in order (``exp_avgs``, ...)."""
+    return [s.arg for s in SPECS[name].states]
+
+
+def takes_step(name: str) -> bool:
+    return SPECS[name].takes_step
+
+
+def first_step_flag(name: str) -> bool:
+    """The step takes ``first_step`` (a state that starts from the first grad, SGD's buffer)."""
+    return any(s.from_grad for s in SPECS[name].states)
+
+
+def _pair(rng, lo0, hi0, lo1, hi1):
+    return (float(rng.uniform(lo0, hi0)), float(rng.uniform(lo1, hi1)))
+
+
+# hyper-parameter -> rng -> a value worth testing (lr is chosen per optimizer: LR below)
+DOMAINS: Dict[str, Callable[[Any], Any]] = {
+    "weight_decay": lambda rng: float(rng.choice([0.0, 10 ** rng.uniform(-4, -1)])),
+    "maximize": lambda rng: bool(rng.integers(2)),
+    "momentum": lambda rng: float(rng.choice([0.0, rng.uniform(0.1, 0.95)])),
+    "dampening": lambda rng: float(rng.uniform(0, 0.5)),
+    "nesterov": lambda rng: bool(rng.integers(2)),
+    "lr_decay": lambda rng: float(rng.uniform(0, 0.1)),
+    "eps": lambda rng: float(10 ** rng.uniform(-8, -4)),
+    "alpha": lambda rng: float(rng.uniform(0.8, 0.999)),
+    "centered": lambda rng: bool(rng.integers(2)),
+    "betas": lambda rng: _pair(rng, 0.5, 0.99, 0.9, 0.9999),
+    "amsgrad": lambda rng: bool(rng.integers(2)),
+    "bias_correction": lambda rng: bool(rng.integers(2)),
+}
+LR = {"lion": 1e-3, "adagrad": 0.05}  # else 0.01
+# Per-optimizer narrowings of a domain (Lion's betas: beta1 < beta2 as its paper uses them).
+OVERRIDES: Dict[str, Dict[str, Callable[[Any], Any]]] = {
+    "lion": {"betas": lambda rng: _pair(rng, 0.8, 0.95, 0.95, 0.999)},
+}
+
+
+def random_options(name: str, rng) -> Dict[str, Any]:
+    """Random hyper-parameters for ``name``'s functional step, every option of its spec drawn
+    from its domain (torch's rules kept: Nesterov needs momentum > 0 and no dampening)."""
+    spec: OptimSpec = SPECS[name]
+    opts: Dict[str, Any] = {"lr": LR.get(name, 0.01)}
+    for hyper in spec.hypers:
+        if hyper == "lr":
+            continue
+        draw = OVERRIDES.get(name, {}).get(hyper) or DOMAINS.get(hyper)
+        if draw is None:
+            raise KeyError(f"tests/_optim_table.py: no domain for {name}'s hyper-parameter {hyper!r}")
+        opts[hyper] = draw(rng)
+    if opts.get("nesterov"):
+        if opts.get("momentum", 0) == 0:
+            opts["momentum"] = 0.9
+        opts["dampening"] = 0.0
+    return opts
