@@ -25,6 +25,22 @@ def first_step_flag(name: str) -> bool:
     return any(s.from_grad for s in SPECS[name].states)
 
 
+def every_state_options(name: str) -> Dict[str, Any]:
+    """Options under which every state entry of ``name`` exists (amsgrad=True, momentum=0.9, ...),
+    plus ``step=1`` where the step takes one."""
+    opts: Dict[str, Any] = {"step": 1} if takes_step(name) else {}
+    for s in SPECS[name].states:
+        if s.when is not None:
+            hyper, _, test = s.when.partition(" ")
+            opts[hyper] = True if not test else 0.9
+    return opts
+
+
+def real_hypers(name: str) -> List[str]:
+    """The real-valued hyper-parameters of ``name`` (not betas, not the flags)."""
+    return [h for h, v in SPECS[name].hypers.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+
+
 def _pair(rng, lo0, hi0, lo1, hi1):
     return (float(rng.uniform(lo0, hi0)), float(rng.uniform(lo1, hi1)))
 

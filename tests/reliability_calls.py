@@ -75,7 +75,7 @@ def _optim(*states):
         sizes = [n, max(1, n // 3), 7]
         a = {"p": [values(rng, s, dt) for s in sizes], "g": [values(rng, s, dt) for s in sizes]}
         for name in states:
-            a[name] = [np.abs(values(rng, s, dt)) if name in ("v", "vmax", "sum", "sq") else values(rng, s, dt)
+            a[name] = [np.abs(values(rng, s, dt)) if name in ("v", "vmax", "sum", "sq", "u") else values(rng, s, dt)
                        for s in sizes]
         return a
 
@@ -118,6 +118,8 @@ OPTIMIZERS: List[Case] = [
                               weight_decay=0.01, max_grad_norm=1.0)),
     Case("adamw_", _optim("m", "v"), lambda m, a: m.adamw_(a["p"], a["g"], a["m"], a["v"], step=2, lr=0.01,
                                                           grad_scale=4.0)),
+    Case("adamax_", _optim("m", "u"), lambda m, a: m.adamax_(a["p"], a["g"], a["m"], a["u"], step=2, lr=0.01,
+                                                            weight_decay=0.01)),
     Case("lion_", _optim("m"), lambda m, a: m.lion_(a["p"], a["g"], a["m"], lr=0.01, weight_decay=0.1)),
     Case("lamb_", _optim("m", "v"), lambda m, a: m.lamb_(a["p"], a["g"], a["m"], a["v"], step=2,
                                                         weight_decay=0.01)),

@@ -310,10 +310,11 @@ STEPS = [
                dict(lr=0.01, momentum=0.5, centered=True)),
     StepFamily("adam_", ("exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"), dict(step=3, amsgrad=True, max_grad_norm=1.0)),
     StepFamily("adamw_", ("exp_avgs", "exp_avg_sqs"), dict(step=1, lr=0.01)),
+    StepFamily("adamax_", ("exp_avgs", "exp_infs"), dict(step=2, lr=0.01, weight_decay=0.01)),
     StepFamily("lion_", ("exp_avgs",), dict(lr=0.01, weight_decay=0.1)),
     StepFamily("lamb_", ("exp_avgs", "exp_avg_sqs"), dict(step=2, weight_decay=0.01)),
 ]
-POSITIVE_STATES = {"state_sums", "square_avgs", "exp_avg_sqs", "max_exp_avg_sqs"}
+POSITIVE_STATES = {"state_sums", "square_avgs", "exp_avg_sqs", "max_exp_avg_sqs", "exp_infs"}
 
 STEP_ALIAS = ["none", "none", "none", "param_twice", "grad_is_param", "state_is_param", "state_is_grad",
               "partial", "grads_share", "disjoint", "not_array", "bare", "found_inf", "found_inf_in_param"]

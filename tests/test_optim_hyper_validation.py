@@ -29,32 +29,19 @@ import pytest
 import fastopt.functional as F
 import fastopt.optim as O
 from fastopt import _hyper
+from fastopt._optim_specs import SPECS
+
+from _optim_table import NAMES, every_state_options, real_hypers, state_lists
 
 NAN = math.nan
 
-# step name -> (function, number of state lists, valid kwargs that use every state list)
-STEPS = {
-    "sgd_": (F.sgd_, 1, dict(lr=0.1, momentum=0.9)),
-    "adagrad_": (F.adagrad_, 1, dict(step=1)),
-    "rmsprop_": (F.rmsprop_, 3, dict(centered=True, momentum=0.9)),
-    "adam_": (F.adam_, 3, dict(step=1, amsgrad=True)),
-    "adamw_": (F.adamw_, 3, dict(step=1, amsgrad=True)),
-    "lion_": (F.lion_, 1, {}),
-    "lamb_": (F.lamb_, 2, dict(step=1)),
-}
-CLASSES = {"sgd_": "SGD", "adagrad_": "Adagrad", "rmsprop_": "RMSprop", "adam_": "Adam", "adamw_": "AdamW",
-           "lion_": "Lion", "lamb_": "LAMB"}
-CHECKS = {"sgd_": _hyper.check_sgd, "adagrad_": _hyper.check_adagrad, "rmsprop_": _hyper.check_rmsprop,
-          "adam_": _hyper.check_adam, "adamw_": _hyper.check_adam}  # the ones torch.optim has
-REALS = {  # each step's real hyper-parameters besides betas
-    "sgd_": ("lr", "momentum", "weight_decay", "dampening"),
-    "adagrad_": ("lr", "lr_decay", "weight_decay", "eps"),
-    "rmsprop_": ("lr", "alpha", "eps", "weight_decay", "momentum"),
-    "adam_": ("lr", "eps", "weight_decay"),
-    "adamw_": ("lr", "eps", "weight_decay"),
-    "lion_": ("lr", "weight_decay"),
-    "lamb_": ("lr", "eps", "weight_decay"),
-}
+# The tables come from the specs (tests/_optim_table.py): step name -> (function, number of
+# state lists, valid kwargs that use every state list); the class; torch's check where torch
+# has the optimizer; each step's real hyper-parameters besides betas.
+STEPS = {k + "_": (getattr(F, k + "_"), len(state_lists(k)), dict(every_state_options(k), lr=0.1)) for k in NAMES}
+CLASSES = {k + "_": SPECS[k].cls for k in NAMES}
+CHECKS = {k + "_": SPECS[k].check for k in NAMES if SPECS[k].in_torch}
+REALS = {k + "_": tuple(real_hypers(k)) for k in NAMES}
 WORD = {"lr": "learning rate", "eps": "epsilon"}
 
 
@@ -68,7 +55,7 @@ def _rows():
             yield fn, {arg: "0.1"}, TypeError, arg, "ours"
             yield fn, {arg: None}, TypeError, arg, "ours"
         yield fn, {"lr": np.array([0.1, 0.2])}, ValueError, "lr", "ours"
-        if fn in ("adam_", "adamw_", "lion_", "lamb_"):
+        if "betas" in SPECS[fn[:-1]].hypers:
             for betas in [(1.5, 0.999), (0.9, 1.0), (-0.1, 0.9), (0.9, -0.1), (NAN, 0.9), (0.9, NAN)]:
                 yield fn, {"betas": betas}, ValueError, "beta parameter at index", "torch"
             for betas in [(0.9,), (0.9, 0.99, 0.9), ()]:

@@ -22,6 +22,7 @@ from fastopt import reference as R
 from fastopt.reference import _optim as RO
 
 from _optim_table import NAMES, state_lists, takes_step
+from fastopt._optim_specs import SPECS
 
 SHAPES = [(13, 7), (5,), (1,), (0,), (3, 2, 4)]
 STEPS = 60
@@ -137,6 +138,11 @@ def _adam_cases():
         yield dict(amsgrad=amsgrad, weight_decay=wd, maximize=maximize, small_b1=small_b1)
 
 
+def _adamax_cases():
+    for wd, maximize, small_b1 in itertools.product([0, 1], [False, True], [False, True]):
+        yield dict(weight_decay=wd, maximize=maximize, small_b1=small_b1)
+
+
 def _materialise(name, flags, rng):
     """Random hyper-parameter values for the flags of a case (1 = a random nonzero value)."""
     hp = {}
@@ -161,7 +167,8 @@ def _materialise(name, flags, rng):
         b1 = _r(rng, 0.1, 0.45) if flags.get("small_b1") else _r(rng, 0.8, 0.95)  # both lerp branches
         hp["betas"] = (b1, _r(rng, 0.9, 0.9999))
         hp["eps"] = float(rng.choice([1e-8, 1e-6]))
-        hp["amsgrad"] = flags["amsgrad"]
+        if "amsgrad" in flags:
+            hp["amsgrad"] = flags["amsgrad"]
     hp["weight_decay"] = _r(rng, 1e-3, 0.1) if flags["weight_decay"] else 0.0
     hp["maximize"] = flags["maximize"]
     return hp
@@ -173,6 +180,7 @@ TORCH_CASES = (
     + [("rmsprop", "RMSprop", c) for c in _rmsprop_cases()]
     + [("adam", "Adam", c) for c in _adam_cases()]
     + [("adamw", "AdamW", c) for c in _adam_cases()]
+    + [("adamax", "Adamax", c) for c in _adamax_cases()]
 )
 
 
@@ -193,9 +201,7 @@ def test_against_torch(case, dtype, rng):
     assert_traj(actual, expected, dtype, scale=hp["lr"] * STEPS, what=f"{name} {hp}")
     # the state too (torch's names)
     torch_state = opt.state[opt.param_groups[0]["params"][0]]
-    names = {"momentum_buffers": "momentum_buffer", "state_sums": "sum", "square_avgs": "square_avg",
-             "grad_avgs": "grad_avg", "exp_avgs": "exp_avg", "exp_avg_sqs": "exp_avg_sq", "max_exp_avg_sqs": "max_exp_avg_sq"}
-    for ours, theirs in names.items():
+    for ours, theirs in ((s.arg, s.key) for s in SPECS[name].states):
         if ours in states and theirs in torch_state and torch_state[theirs] is not None:
             e = torch_state[theirs].numpy()
             assert_traj([states[ours][0]], [e], dtype, scale=float(np.abs(e).max()), what=f"{name} state {theirs}")

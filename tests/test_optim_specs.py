@@ -28,6 +28,7 @@ OPTIONS = {
     "rmsprop": [dict(), dict(centered=True), dict(momentum=0.5), dict(centered=True, momentum=0.5)],
     "adam": [dict(), dict(amsgrad=True), dict(decoupled_weight_decay=True)],
     "adamw": [dict(), dict(amsgrad=True)],
+    "adamax": [dict()],
     "lion": [dict()],
     "lamb": [dict()],
 }

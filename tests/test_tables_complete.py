@@ -79,7 +79,8 @@ def _reliability_cases() -> Set[str]:
 def _bad_input_calls() -> Set[str]:
     mod = importlib.import_module("test_bad_input")
     covered = {_public(c.name) for c in mod.CALLS} | _names_in_source("test_losses_bad_input", FAMILIES["losses"])
-    return covered | _names_in_source("test_optim_hyper_validation", FAMILIES["optimizers"])
+    covered |= set(importlib.import_module("test_optim_hyper_validation").STEPS)
+    return covered | _names_in_source("test_optim_hyper_validation", {"clip_grad_norm_"})
 
 
 def _reference_parity() -> Set[str]:

@@ -39,6 +39,8 @@ CASES = [
     ("AdamW", dict()),
     ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True, eps=1e-6)),
     ("AdamW", dict(lr=0.01, maximize=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.01, betas=(0.3, 0.99), eps=1e-6, weight_decay=0.1, maximize=True)),
 ]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CASES)]
 
@@ -150,8 +152,7 @@ def test_defaults_are_torch():
         assert issubclass(getattr(ft, name), torch.optim.Optimizer)
 
 
-@pytest.mark.parametrize("name,kw", [c for c in CASES if c[0] in ("AdamW", "Adam", "SGD", "RMSprop", "Adagrad")],
-                         ids=IDS)
+@pytest.mark.parametrize("name,kw", CASES, ids=IDS)
 @pytest.mark.parametrize("direction", ["torch->fastopt", "fastopt->torch"])
 def test_checkpoint_interchange(name, kw, direction):
     x, y = data()

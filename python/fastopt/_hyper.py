@@ -48,6 +48,7 @@ __all__ = [
     "check_adagrad",
     "check_rmsprop",
     "check_adam",
+    "check_adamax",
     "check_lion",
     "check_lamb",
     "check_lr",
@@ -168,6 +169,13 @@ def check_adam(where: str = "", *, lr: Any, betas: Any = (0.9, 0.999), eps: Any 
     _min0(where, "weight_decay", weight_decay, "Invalid weight_decay value: {}")
     if torch_beta_types:
         _torch_beta_types(where, betas)
+
+
+def check_adamax(where: str = "", *, lr: Any, betas: Any = (0.9, 0.999), eps: Any = 1e-8,
+                 weight_decay: Any = 0.0) -> None:
+    """torch.optim.Adamax: Adam's checks, in Adam's order (torch's Adamax has no rule on the
+    betas' types)."""
+    check_adam(where, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
 def check_lion(where: str = "", *, lr: Any, betas: Any = (0.9, 0.99), weight_decay: Any = 0.0) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from . import _hyper
 
-__all__ = ["State", "OptimSpec", "SPECS", "SGD", "ADAGRAD", "RMSPROP", "ADAM", "ADAMW", "LION", "LAMB",
+__all__ = ["State", "OptimSpec", "SPECS", "SGD", "ADAGRAD", "RMSPROP", "ADAM", "ADAMW", "ADAMAX", "LION", "LAMB",
            "spec_for_group", "scalar"]
 
 _PLAIN = (float, int, bool)
@@ -225,6 +225,16 @@ ADAMW = OptimSpec(
     formula="``p *= 1 - lr * weight_decay`` first, then Adam's update without the L2 term.",
 )
 
+ADAMAX = OptimSpec(
+    kernel="adamax", cls="Adamax",
+    hypers=dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False),
+    states=(State("exp_avg", "exp_avgs"), State("exp_inf", "exp_infs")),
+    torch_options=dict(foreach=None, differentiable=False, capturable=False),
+    check=_hyper.check_adamax,
+    formula="``g = -g if maximize; g += weight_decay * p; m = lerp(m, g, 1 - beta1);\n"
+            "u = max(beta2 * u, |g| + eps); p -= lr / (1 - beta1**step) * m / u``.",
+)
+
 LION = OptimSpec(
     kernel="lion", cls="Lion",
     hypers=dict(lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False),
@@ -247,7 +257,8 @@ LAMB = OptimSpec(
             "either is 0), ``p -= lr * r * u``.",
 )
 
-SPECS: Dict[str, OptimSpec] = {s.kernel: s for s in (SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, LION, LAMB)}
+SPECS: Dict[str, OptimSpec] = {s.kernel: s for s in (SGD, ADAGRAD, RMSPROP, ADAM, ADAMW, ADAMAX, LION, LAMB)}
+SPECS_BY_CLASS: Dict[str, OptimSpec] = {s.cls: s for s in SPECS.values()}
 
 
 def spec_for_group(spec: OptimSpec, group: Mapping[str, Any]) -> OptimSpec:

@@ -153,6 +153,32 @@ struct AdamRule {
     }
 };
 
+// Adamax. g += wd*p; m = lerp(m, g, 1-b1); u = max(b2*u, |g| + eps) (torch.maximum: NaN in,
+// NaN out); p += (-lr/bc1) * m / u, bc1 = 1 - b1^step (torch's addcdiv order).
+template <class T, bool kL2>
+struct AdamaxRule {
+    T* p;
+    T* m;
+    T* u;
+    T wd, b2, eps, neg_clr;
+    Lerp<T> lerp;
+    AdamaxRule(const TensorRef& t, const OptimHyper& h)
+        : p(static_cast<T*>(t.param)), m(static_cast<T*>(t.state[0])), u(static_cast<T*>(t.state[1])),
+          wd(static_cast<T>(h.weight_decay)), b2(static_cast<T>(h.beta2)), eps(static_cast<T>(h.eps)),
+          neg_clr(static_cast<T>(-h.lr / (1 - std::pow(h.beta1, static_cast<double>(t.step))))),
+          lerp(1 - h.beta1) {}
+    FASTOPT_INLINE void update(std::int64_t i, T g) const {
+        const T x = p[i];
+        if (kL2) g = g + wd * x;
+        const T mi = lerp(m[i], g);
+        m[i] = mi;
+        const T decayed = u[i] * b2, fresh = std::abs(g) + eps;
+        const T ui = decayed > fresh || decayed != decayed ? decayed : fresh;
+        u[i] = ui;
+        p[i] = x + (neg_clr * mi) / ui;
+    }
+};
+
 // Lion. c = b1*m + (1-b1)*g; p = p*(1 - lr*wd) - lr*sign(c); m = b2*m + (1-b2)*g.
 template <class T>
 struct LionRule {

@@ -202,6 +202,15 @@ bool adam_pass(const Pass<T>& ps) {
 }
 
 template <class T>
+bool adamax_pass(const Pass<T>& ps) {
+    bool found = false;
+    with_flag(ps.rq.hyper.weight_decay != 0, [&](auto L2) {
+        found = ps.run([&](std::int64_t b) { return ps.template block<AdamaxRule<T, L2>>(b); });
+    });
+    return found;
+}
+
+template <class T>
 bool lion_pass(const Pass<T>& ps) {
     return ps.run([&](std::int64_t b) { return ps.template block<LionRule<T>>(b); });
 }

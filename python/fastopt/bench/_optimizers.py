@@ -19,7 +19,7 @@ from . import Case
 LR, B1, B2, EPS, STEP = 1e-3, 0.9, 0.999, 1e-8, 10
 
 OPTIMIZER_NAMES = ("adam", "adamw", "adam_textbook", "adam_200_tensors", "adam_clip", "sgd_momentum",
-                   "adagrad", "rmsprop", "lion", "lamb", "grad_norm")
+                   "adagrad", "rmsprop", "adamax", "lion", "lamb", "grad_norm")
 
 
 # ---- the NumPy a user writes ----------------------------------------------------------------
@@ -88,6 +88,20 @@ def numpy_rmsprop(p, g, sq, tmp, lr=LR, alpha=0.99, eps=1e-8):
     tmp += eps
     np.divide(g, tmp, out=tmp)
     tmp *= -lr
+    p += tmp
+
+
+def numpy_adamax(p, g, m, u, tmp, lr=LR, b1=0.9, b2=0.999, eps=1e-8, step=STEP):
+    import numpy as np
+
+    m *= b1
+    m += (1 - b1) * g
+    u *= b2
+    np.abs(g, out=tmp)
+    tmp += eps
+    np.maximum(u, tmp, out=u)
+    np.divide(m, u, out=tmp)
+    tmp *= -lr / (1 - b1**step)
     p += tmp
 
 
@@ -214,6 +228,11 @@ def optimizer_cases(size: int, dtype: str, torch: Any = None) -> List[Case]:
         lambda p2=p.copy(), sq2=sq.copy(), tmp=np.empty_like(p): numpy_rmsprop(p2, g, sq2, tmp),
         torch_step("RMSprop", dict(lr=LR, foreach=True), p, g),
         "F.rmsprop_(p, g, square_avgs, lr=1e-3)", "numpy_rmsprop", "torch.optim.RMSprop(foreach=True)")
+    p, g, m, u = arrays(4)
+    add("adamax", 7 * size * item, lambda: F.adamax_(p, g, m, u, step=STEP, lr=LR),
+        lambda p2=p.copy(), m2=m.copy(), u2=u.copy(), tmp=np.empty_like(p): numpy_adamax(p2, g, m2, u2, tmp),
+        torch_step("Adamax", dict(lr=LR, foreach=True), p, g),
+        "F.adamax_(p, g, m, u, step=10, lr=1e-3)", "numpy_adamax", "torch.optim.Adamax(foreach=True)")
     p, g, m = arrays(3)
     add("lion", 5 * size * item, lambda: F.lion_(p, g, m, lr=LR),
         lambda p2=p.copy(), m2=m.copy(), tmp=np.empty_like(p): numpy_lion(p2, g, m2, tmp), None,

@@ -42,8 +42,8 @@ from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Unio
 import numpy as np
 
 from .. import _core, _hyper
-from .._optim_specs import (ADAGRAD, ADAM, ADAMW, LAMB, LION, RMSPROP, SGD, OptimSpec, doc_head, doc_section,
-                            param_doc, scalar, state_doc)
+from .._optim_specs import (ADAGRAD, ADAM, ADAMAX, ADAMW, LAMB, LION, RMSPROP, SGD, OptimSpec, doc_head,
+                            doc_section, param_doc, scalar, state_doc)
 from .._step_result import StepResult
 
 __all__ = [
@@ -52,6 +52,7 @@ __all__ = [
     "rmsprop_",
     "adam_",
     "adamw_",
+    "adamax_",
     "lion_",
     "lamb_",
     "clip_grad_norm_",
@@ -315,6 +316,26 @@ def adamw_(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_avg_sqs: Arrays,
     return _step(ADAMW, params, grads, [exp_avgs, exp_avg_sqs, max_exp_avg_sqs], hypers, step=step,
                  master_params=master_params, max_grad_norm=max_grad_norm, grad_scale=grad_scale,
                  found_inf=found_inf)
+
+
+@_documented(ADAMAX, "Adamax (Adam with the infinity norm), as ``torch.optim.Adamax``.", """
+>>> import numpy as np
+>>> from fastopt import functional as F
+>>> p, g = np.array([1.0, -2.0], np.float32), np.array([0.5, -0.5], np.float32)
+>>> m, u = np.zeros_like(p), np.zeros_like(p)
+>>> F.adamax_(p, g, m, u, step=1, lr=0.1).skipped
+False
+>>> p.round(4), u.round(4)  # step 1: m / (1 - beta1) = g and u = |g|, so p moves lr * sign(g)
+(array([ 0.9, -1.9], dtype=float32), array([0.5, 0.5], dtype=float32))
+""", notes="One pass: reads p, g, m, u and writes p, m, u (28 bytes per float32 element).")
+def adamax_(params: Arrays, grads: Arrays, exp_avgs: Arrays, exp_infs: Arrays, *, step: Steps,
+            lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+            weight_decay: float = 0.0, maximize: bool = False, master_params: OptArrays = None,
+            max_grad_norm: Optional[float] = None, grad_scale: Optional[float] = None,
+            found_inf: Optional[np.ndarray] = None) -> StepResult:
+    hypers = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
+    return _step(ADAMAX, params, grads, [exp_avgs, exp_infs], hypers, step=step, master_params=master_params,
+                 max_grad_norm=max_grad_norm, grad_scale=grad_scale, found_inf=found_inf)
 
 
 @_documented(LION, "Lion (Chen et al., 2023).", """

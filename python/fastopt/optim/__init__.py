@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .adamax import Adamax
 from .lamb import LAMB
 from .lbfgs import LBFGS
 from .lion import Lion
@@ -21,6 +22,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "Adamax",
     "LAMB",
     "LBFGS",
     "Lion",

@@ -43,6 +43,7 @@ from .._step_result import StepResult
 __all__ = [
     "adagrad_",
     "adam_",
+    "adamax_",
     "adamw_",
     "clip_grad_norm_",
     "lamb_",
@@ -497,6 +498,42 @@ def adamw_(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs=None, *, step, 
                  weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize, decoupled=True,
                  master_params=master_params, max_grad_norm=max_grad_norm, grad_scale=grad_scale,
                  found_inf=found_inf)
+
+
+@_ieee
+def adamax_(params, grads, exp_avgs, exp_infs, *, step, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+            maximize=False, master_params=None, max_grad_norm=None, grad_scale=None,
+            found_inf=None) -> StepResult:
+    """Adamax (Adam with the infinity norm), torch.optim.Adamax's ``_single_tensor_adamax``.
+
+    The update::
+
+        g = -g                                   if maximize
+        g = g + wd * p                           if wd != 0
+        m = lerp(m, g, 1 - b1)
+        u = maximum(b2 * u, |g| + eps)           (NaN propagates, as torch.maximum)
+        p = p + (-(lr / (1 - b1**step)) * m) / u
+    """
+    st = _Step(params, grads, {"exp_avgs": exp_avgs, "exp_infs": exp_infs}, master_params, max_grad_norm,
+               grad_scale, found_inf, step=step)
+    if st.skipped:
+        return st.finish()
+    lists, work, gs = st.lists, st.work, st.grads
+    steps = st.per["step"]
+    beta1, beta2 = betas
+    for i, (p, g) in enumerate(zip(work, gs)):
+        t = p.dtype.type
+        m = lists["exp_avgs"][i]
+        u = lists["exp_infs"][i]
+        if maximize:
+            g = -g
+        if weight_decay != 0:
+            g = g + t(weight_decay) * p
+        _lerp_(m, g, 1 - beta1)
+        u[...] = np.maximum(u * t(beta2), np.abs(g) + t(eps))
+        clr = lr / (1 - beta1 ** steps[i])
+        p[...] = p + (t(-clr) * m) / u
+    return st.finish()
 
 
 @_ieee

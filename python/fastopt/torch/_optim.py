@@ -35,7 +35,7 @@ from .._optim_specs import OptimSpec, scalar, spec_for_group
 from .._step_result import StepResult
 from ..functional._optim import _run
 
-__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Lion", "LAMB", "to_torch_state_dict"]
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Adamax", "Lion", "LAMB", "to_torch_state_dict"]
 
 _is = operator.is_
 _data_ptr = torch.Tensor.data_ptr
@@ -66,6 +66,14 @@ def _norm64(g: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(g, dtype=torch.float64)
 
 
+def _gpu_alternative(opt: str) -> str:
+    """torch's own optimizer for GPU params: its fused kernel where it has one."""
+    if opt not in _optim_specs.SPECS_BY_CLASS or not _optim_specs.SPECS_BY_CLASS[opt].in_torch:
+        return "torch.optim.AdamW(..., fused=True)"
+    fused = "fused" in _optim_specs.SPECS_BY_CLASS[opt].torch_options
+    return f"torch.optim.{opt}(..., fused=True)" if fused else f"torch.optim.{opt}"
+
+
 def _check_param(opt: str, p: torch.Tensor, index: int) -> None:
     where = f"fastopt.torch.{opt}: param {index} (shape {tuple(p.shape)})"
     if not isinstance(p, torch.Tensor):
@@ -73,8 +81,8 @@ def _check_param(opt: str, p: torch.Tensor, index: int) -> None:
     if p.device.type != "cpu":
         raise ValueError(
             f"{where} is on {p.device}; fastopt.torch steps CPU tensors only. For GPU params use "
-            f"torch.optim.{opt if opt not in ('Lion', 'LAMB') else 'AdamW'}(..., fused=True), or keep "
-            f"a CPU copy of the params for the optimizer step (CPU offload, see docs/embedding.md)")
+            f"{_gpu_alternative(opt)}, or keep a CPU copy of the params for the optimizer step (CPU "
+            f"offload: see the documentation's page 'Embedding fastopt in existing trainers')")
     if p.is_sparse or p.layout != torch.strided:
         raise ValueError(f"{where} has layout {p.layout}; fastopt.torch needs dense (strided) CPU tensors")
     if p.dtype not in _DTYPES:
@@ -885,6 +893,18 @@ class AdamW(Adam):
                          foreach=foreach, maximize=maximize, capturable=capturable,
                          differentiable=differentiable, fused=fused, decoupled_weight_decay=True,
                          max_grad_norm=max_grad_norm)
+
+
+class Adamax(_FastoptOptimizer):
+    """``torch.optim.Adamax``, stepped by ``fastopt.functional.adamax_``'s path. State: ``step``,
+    ``exp_avg``, ``exp_inf``."""
+
+    _spec = _optim_specs.ADAMAX
+
+    def __init__(self, params, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0,
+                 foreach: Optional[bool] = None, *, maximize: bool = False, differentiable: bool = False,
+                 capturable: bool = False) -> None:
+        super().__init__(params, self._defaults(self._spec, locals()))
 
 
 class Lion(_FastoptOptimizer):
