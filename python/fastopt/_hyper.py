@@ -58,6 +58,10 @@ __all__ = [
 ]
 
 
+# torch.nn.utils.clip_grad_norm_'s coefficient is max_norm / (norm + CLIP_EPS) (kClipEps in C++).
+CLIP_EPS = 1e-6
+
+
 def _fail(where: str, msg: str, exc=ValueError):
     raise exc(f"{where}: {msg}" if where else msg)
 

@@ -369,7 +369,9 @@ def class_doc(spec: OptimSpec, summary: str, example: str, notes: str = "", omit
         kind, text = param_doc(name)
         rows.append((doc_head(name, kind, default), text))
     kind, text = param_doc("max_grad_norm")
-    rows.append((doc_head("max_grad_norm", kind, None), text + " Per param group, as the hyper-parameters above."))
+    rows.append((doc_head("max_grad_norm", kind, None), text + " A group option: the norm is over the grads of every group the step reads (as "
+                 "``clip_grad_norm_(all params)``), and each group's own value sets its coefficient "
+                 "(None: that group is not clipped)."))
     entries = (["``step`` (the update count)"] if spec.step else []) + [
         f"``{s.key}`` ({state_doc(s)}" + (f"; exists when ``{s.when}``)" if s.when else ")")
         for s in spec.states]

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
 
 import numpy as np
 
 from .. import _hyper
 from .._optim_specs import OptimSpec, spec_for_group
+from .._step_result import StepResult
 from ..functional._optim import _step
 
 __all__ = ["Optimizer", "load_state_dict_file", "save_state_dict"]
@@ -44,6 +46,14 @@ Params = Iterable[Union[np.ndarray, Dict[str, Any]]]
 
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
+
+
+def _sum_squares(g: np.ndarray) -> float:
+    """sum(g**2) in float64 (bfloat16 grads arrive as uint16 views)."""
+    if g.dtype == np.uint16:
+        g = (g.astype(np.uint32) << 16).view(np.float32)
+    g64 = np.asarray(g, dtype=np.float64).ravel()
+    return float(np.dot(g64, g64))
 
 
 def _is_low(dt: np.dtype) -> bool:
@@ -328,46 +338,76 @@ class Optimizer:
             One per fused call (per group, and per param dtype within a group).
         """
         per_group = self._split_grads(grads)
-        results = []
+        calls = []  # (group, params, grads): one fused call per group and param dtype
         for group, gg in zip(self.param_groups, per_group):
-            pairs = [(p, g) for p, g in zip(group["params"], gg) if g is not None]
-            if not pairs:
-                continue
             by_dtype: Dict[str, list] = {}
-            for p, g in pairs:
-                by_dtype.setdefault(_dtype_key(p.dtype), []).append((p, g))
-            for chunk in by_dtype.values():
-                params = [p for p, _ in chunk]
-                grads_ = [g for _, g in chunk]
-                new = [p for p in params if len(self.state.get(p) or {}) == 0]
-                saved_steps = {id(p): self.state[p].get("step") for p in params}
-                try:
-                    for p in params:
-                        st = self._param_state(p, group)
-                        if "step" in st:
-                            st["step"] += 1
-                    states = [self.state[p] for p in params]
-                    common = {"max_grad_norm": group.get("max_grad_norm")}
-                    if grad_scale is not None:
-                        common["grad_scale"] = grad_scale
-                    if found_inf is not None:
-                        common["found_inf"] = found_inf
-                    if any(_is_low(p.dtype) for p in params):
-                        common["master_params"] = [s.get("master_param") for s in states]
-                    res = self._fused_step(group, params, grads_, states, common)
-                except BaseException:
-                    for p in params:  # a call that raises changes nothing
-                        if any(p is q for q in new):
-                            del self.state[p]
-                        elif saved_steps[id(p)] is not None:
-                            self.state[p]["step"] = saved_steps[id(p)]
-                    raise
-                if res is not None and res.skipped:
-                    for p in params:
-                        if saved_steps[id(p)] is not None:
-                            self.state[p]["step"] = saved_steps[id(p)]
-                results.append(res)
+            for p, g in zip(group["params"], gg):
+                if g is not None:
+                    by_dtype.setdefault(_dtype_key(p.dtype), []).append((p, g))
+            calls.extend((group, [p for p, _ in chunk], [g for _, g in chunk]) for chunk in by_dtype.values())
+        clip = self._clip_plan(calls, grad_scale)
+        results = []
+        for (group, params, grads_), (common, norm) in zip(calls, clip):
+            if found_inf is not None:
+                common["found_inf"] = found_inf
+            res = self._fused_call(group, params, grads_, common)
+            if res is not None and norm is not None:
+                res = StepResult(norm, res.found_inf, res.skipped)
+            results.append(res)
         return results
+
+    def _clip_plan(self, calls, grad_scale):
+        """Each call's clipping and scaling (``max_grad_norm`` / ``grad_scale`` for ``_step``), and
+        the global norm to report (None: the call's own). ``max_grad_norm`` clips by the norm of
+        all grads the step reads, as ``torch.nn.utils.clip_grad_norm_(all params)``: with one call
+        the kernel's fused norm pass does it; with several (groups, or param dtypes in a group)
+        the norm comes first, read-only, and each call divides its grads by ``grad_scale /
+        coefficient`` as it reads them. A non-finite norm clips each call by its own norm (the
+        params whose grads hold the inf or NaN become NaN, as with torch)."""
+        base = {} if grad_scale is None else {"grad_scale": grad_scale}
+        limits = [group.get("max_grad_norm") for group, _, _ in calls]
+        for limit in limits:
+            _hyper.check_max_grad_norm("", limit)
+        if len(calls) <= 1 or all(limit is None for limit in limits):
+            return [(dict(base, max_grad_norm=limit), None) for limit in limits]
+        _hyper.check_grad_scale("", grad_scale)
+        scale = 1.0 if grad_scale is None else float(grad_scale)
+        norm = math.sqrt(sum(_sum_squares(g) for _, _, gs in calls for g in gs)) / scale
+        plan = []
+        for limit in limits:
+            if limit is not None and not math.isfinite(norm):
+                plan.append((dict(base, max_grad_norm=limit), norm))
+                continue
+            coef = 1.0 if limit is None else min(1.0, float(limit) / (norm + _hyper.CLIP_EPS))
+            plan.append(({"grad_scale": scale / coef} if coef != 1.0 or grad_scale is not None else {}, norm))
+        return plan
+
+    def _fused_call(self, group, params, grads, common):
+        """One fused call over ``params`` (one dtype) with their state; a call that raises, or
+        is skipped (found_inf), leaves the state and step counts as they were."""
+        new = [p for p in params if len(self.state.get(p) or {}) == 0]
+        saved_steps = {id(p): self.state[p].get("step") for p in params}
+        try:
+            for p in params:
+                st = self._param_state(p, group)
+                if "step" in st:
+                    st["step"] += 1
+            states = [self.state[p] for p in params]
+            if any(_is_low(p.dtype) for p in params):
+                common["master_params"] = [s.get("master_param") for s in states]
+            res = self._fused_step(group, params, grads, states, common)
+        except BaseException:
+            for p in params:  # a call that raises changes nothing
+                if any(p is q for q in new):
+                    del self.state[p]
+                elif saved_steps[id(p)] is not None:
+                    self.state[p]["step"] = saved_steps[id(p)]
+            raise
+        if res is not None and res.skipped:
+            for p in params:
+                if saved_steps[id(p)] is not None:
+                    self.state[p]["step"] = saved_steps[id(p)]
+        return res
 
     # ---------------------------------------------------------------------------- state_dict
 

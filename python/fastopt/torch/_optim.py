@@ -744,7 +744,7 @@ class _FastoptOptimizer(Optimizer):
             if limit is not None and not math.isfinite(norm):
                 res = self._step_part(c, part, spec, group, max_grad_norm=limit)
             else:
-                coef = 1.0 if limit is None else min(1.0, float(scalar(limit)) / (norm + 1e-6))
+                coef = 1.0 if limit is None else min(1.0, float(scalar(limit)) / (norm + _hyper.CLIP_EPS))
                 res = self._step_part(c, part, spec, group, grad_scale=None if coef == 1.0 else 1.0 / coef)
             found_inf |= res.found_inf
         return StepResult(norm, found_inf, False)
