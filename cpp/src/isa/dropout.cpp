@@ -68,9 +68,18 @@ void dropout(const T* x, T* y, std::uint8_t* mask, std::int64_t n, double p, std
 template <class T>
 void dropout_backward(const T* gy, const std::uint8_t* mask, T* gx, std::int64_t n, double p, int threads) {
     const T scale = T(1) / static_cast<T>(1.0 - p);
+    const bool finite = scale - scale == T(0);  // p = 1: scale = inf, inf * 0 would be NaN
     parallel_for(n, kGrain, threads, [&](std::int64_t b, std::int64_t e) {
-        FASTOPT_SIMD
-        for (std::int64_t i = b; i < e; ++i) gx[i] = gy[i] * (mask[i] ? scale : T(0));
+        const T sc = scale;  // a local: closure members do not vectorize
+        if (finite) {
+            // scale * (mask != 0), not a select: GCC leaves `mask[i] ? scale : 0` as a branch
+            // per element, which a random mask mispredicts half the time (~30x slower). Same
+            // values.
+            FASTOPT_SIMD
+            for (std::int64_t i = b; i < e; ++i) gx[i] = gy[i] * (sc * static_cast<T>(mask[i] != 0));
+        } else {
+            for (std::int64_t i = b; i < e; ++i) gx[i] = gy[i] * (mask[i] ? sc : T(0));
+        }
     });
 }
 
