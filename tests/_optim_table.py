@@ -4,7 +4,10 @@ that reads this table; a hyper-parameter with no domain here fails `random_optio
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Dict, List
+
+import fastopt.optim
 
 from fastopt._optim_specs import SPECS, OptimSpec
 
@@ -34,6 +37,39 @@ def every_state_options(name: str) -> Dict[str, Any]:
             hyper, _, test = s.when.partition(" ")
             opts[hyper] = True if not test else 0.9
     return opts
+
+
+# State lists that hold non-negative values (second moments, sums of squares, infinity norms):
+# tests fill them with |random| values. A new optimizer's such state belongs here.
+NONNEGATIVE_STATES = {"state_sums", "square_avgs", "exp_avg_sqs", "max_exp_avg_sqs", "exp_infs"}
+
+
+def call_options(name: str) -> Dict[str, Any]:
+    """Options for one call of ``name``'s step that use every state list, with a nonzero
+    weight decay and a learning rate."""
+    opts = dict(every_state_options(name), lr=0.01)
+    if "weight_decay" in SPECS[name].hypers:
+        opts["weight_decay"] = 0.01
+    if opts.get("nesterov") is None and "nesterov" in SPECS[name].hypers:
+        opts["nesterov"] = True  # with momentum 0.9 and no dampening: torch's rule holds
+    return opts
+
+
+def option_sets(name: str) -> List[Dict[str, Any]]:
+    """Class options that make each conditional state entry exist, alone and all together
+    (and none), plus each boolean class option flipped (Adam's decoupled_weight_decay)."""
+    spec = SPECS[name]
+    singles = []
+    for s in spec.states:
+        if s.when is not None:
+            hyper, _, test = s.when.partition(" ")
+            singles.append({hyper: True if not test else 0.5})
+    sets: List[Dict[str, Any]] = [{}] + singles
+    if len(singles) > 1:
+        sets.append({k: v for d in singles for k, v in d.items()})
+    takes = inspect.signature(getattr(fastopt.optim, spec.cls)).parameters
+    sets += [{k: not v} for k, v in spec.class_hypers.items() if isinstance(v, bool) and k in takes]
+    return sets
 
 
 def real_hypers(name: str) -> List[str]:

@@ -15,6 +15,8 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 
+from _optim_table import NAMES, NONNEGATIVE_STATES, call_options, state_lists
+
 Arrays = Dict[str, Any]
 
 
@@ -75,7 +77,7 @@ def _optim(*states):
         sizes = [n, max(1, n // 3), 7]
         a = {"p": [values(rng, s, dt) for s in sizes], "g": [values(rng, s, dt) for s in sizes]}
         for name in states:
-            a[name] = [np.abs(values(rng, s, dt)) if name in ("v", "vmax", "sum", "sq", "u") else values(rng, s, dt)
+            a[name] = [np.abs(values(rng, s, dt)) if name in NONNEGATIVE_STATES else values(rng, s, dt)
                        for s in sizes]
         return a
 
@@ -105,24 +107,14 @@ ACTIVATIONS: List[Case] = [
     Case("prelu_backward", _prelu, lambda m, a: m.prelu_backward(a["g"], a["x"], a["w"])),
 ]
 
-OPTIMIZERS: List[Case] = [
-    Case("sgd_", _optim("buf"), lambda m, a: m.sgd_(a["p"], a["g"], a["buf"], lr=0.1, momentum=0.9,
-                                                   nesterov=True, weight_decay=0.01)),
-    Case("adagrad_", _optim("sum"), lambda m, a: m.adagrad_(a["p"], a["g"], a["sum"], step=3, lr=0.1,
-                                                          lr_decay=0.01, weight_decay=0.01)),
-    Case("rmsprop_", _optim("sq", "ga", "buf"),
-         lambda m, a: m.rmsprop_(a["p"], a["g"], a["sq"], a["ga"], a["buf"], lr=0.01, momentum=0.9,
-                                 centered=True, weight_decay=0.01)),
-    Case("adam_", _optim("m", "v", "vmax"),
-         lambda m, a: m.adam_(a["p"], a["g"], a["m"], a["v"], a["vmax"], step=3, amsgrad=True,
-                              weight_decay=0.01, max_grad_norm=1.0)),
-    Case("adamw_", _optim("m", "v"), lambda m, a: m.adamw_(a["p"], a["g"], a["m"], a["v"], step=2, lr=0.01,
-                                                          grad_scale=4.0)),
-    Case("adamax_", _optim("m", "u"), lambda m, a: m.adamax_(a["p"], a["g"], a["m"], a["u"], step=2, lr=0.01,
-                                                            weight_decay=0.01)),
-    Case("lion_", _optim("m"), lambda m, a: m.lion_(a["p"], a["g"], a["m"], lr=0.01, weight_decay=0.1)),
-    Case("lamb_", _optim("m", "v"), lambda m, a: m.lamb_(a["p"], a["g"], a["m"], a["v"], step=2,
-                                                        weight_decay=0.01)),
+def _optimizer_case(name: str) -> Case:
+    """One call of ``name``'s step with every state list in use, from its spec."""
+    states, opts = state_lists(name), call_options(name)
+    return Case(name + "_", _optim(*states),
+                lambda m, a: getattr(m, name + "_")(a["p"], a["g"], *[a[s] for s in states], **opts))
+
+
+OPTIMIZERS: List[Case] = [_optimizer_case(name) for name in NAMES] + [
     Case("clip_grad_norm_", _optim(), lambda m, a: m.clip_grad_norm_(a["g"], 0.5)),
 ]
 

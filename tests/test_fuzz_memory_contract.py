@@ -56,6 +56,7 @@ from _fuzz_helpers import (  # noqa: E402
     small_or_big_shape, spec_for, writable_ok,
 )
 from conftest import assert_close  # noqa: E402
+from _optim_table import NAMES, NONNEGATIVE_STATES, state_lists, call_options  # noqa: E402
 
 # --------------------------------------------------------------------------------------------
 # Families: one row per kernel family
@@ -303,18 +304,12 @@ class StepFamily:
         return getattr(module, self.name)(params, grads, *states, **self.kwargs, **extra)
 
 
-STEPS = [
-    StepFamily("sgd_", ("momentum_buffers",), dict(lr=0.1, momentum=0.9, weight_decay=0.01)),
-    StepFamily("adagrad_", ("state_sums",), dict(step=2, lr=0.1)),
-    StepFamily("rmsprop_", ("square_avgs", "grad_avgs", "momentum_buffers"),
-               dict(lr=0.01, momentum=0.5, centered=True)),
-    StepFamily("adam_", ("exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs"), dict(step=3, amsgrad=True, max_grad_norm=1.0)),
-    StepFamily("adamw_", ("exp_avgs", "exp_avg_sqs"), dict(step=1, lr=0.01)),
-    StepFamily("adamax_", ("exp_avgs", "exp_infs"), dict(step=2, lr=0.01, weight_decay=0.01)),
-    StepFamily("lion_", ("exp_avgs",), dict(lr=0.01, weight_decay=0.1)),
-    StepFamily("lamb_", ("exp_avgs", "exp_avg_sqs"), dict(step=2, weight_decay=0.01)),
-]
-POSITIVE_STATES = {"state_sums", "square_avgs", "exp_avg_sqs", "max_exp_avg_sqs", "exp_infs"}
+# One row per optimizer, from its spec (tests/_optim_table.py): every state list in use; Adam's
+# row with clipping too.
+STEPS = [StepFamily(k + "_", tuple(state_lists(k)), dict(call_options(k), **({"max_grad_norm": 1.0} if k == "adam" else {})))
+         for k in NAMES]
+STEP_BY_NAME = {f.name: f for f in STEPS}
+POSITIVE_STATES = NONNEGATIVE_STATES
 
 STEP_ALIAS = ["none", "none", "none", "param_twice", "grad_is_param", "state_is_param", "state_is_grad",
               "partial", "grads_share", "disjoint", "not_array", "bare", "found_inf", "found_inf_in_param"]
@@ -606,7 +601,7 @@ def test_found_inf_may_not_alias_a_step_array():
 # --------------------------------------------------------------------------------------------
 
 LOWP = [np.dtype(np.float16), np.dtype(np.uint16)] + ([BF16] if BF16 is not None else [])
-MIXED_STEPS = [STEPS[0], STEPS[3], STEPS[5]]  # sgd_, adam_ (amsgrad, clipping), lion_
+MIXED_STEPS = [STEP_BY_NAME[n] for n in ("sgd_", "adam_", "lion_")]  # adam_: amsgrad, clipping
 MIXED_ALIAS = ["none", "none", "master_over_param", "master_twice", "state_is_master", "grad_in_master",
                "param_twice", "bare"]
 

@@ -116,72 +116,61 @@ def _r(rng, lo, hi):
 # --------------------------------------------------------------------------------------------
 
 
-def _sgd_cases():
-    for momentum, dampening, nesterov, wd, maximize in itertools.product([0, 1], [0, 1], [False, True], [0, 1], [False, True]):
-        if nesterov and (not momentum or dampening):
-            continue
-        yield dict(momentum=momentum, dampening=dampening, nesterov=nesterov, weight_decay=wd, maximize=maximize)
+# Each optimizer torch has, over every combination of its options (from its spec): a boolean
+# option on or off, a numeric one 0 or a random nonzero value, beta1 small or large (both
+# branches of torch's lerp).
+NONZERO = {  # option -> (lo, hi) of its random nonzero values
+    "momentum": (0.5, 0.95), "dampening": (0.1, 0.9), "weight_decay": (1e-3, 0.1), "lr_decay": (1e-3, 0.1),
+    "initial_accumulator_value": (0.01, 1.0),
+}
+LR = {"sgd": (1e-3, 0.05), "adagrad": (1e-3, 0.1)}  # else (1e-4, 1e-2)
 
 
-def _adagrad_cases():
-    for lr_decay, wd, iav, maximize in itertools.product([0, 1], [0, 1], [0, 1], [False, True]):
-        yield dict(lr_decay=lr_decay, weight_decay=wd, initial_accumulator_value=iav, maximize=maximize)
+def _option_axes(name):
+    spec = SPECS[name]
+    axes = {}
+    for h, v in {**spec.hypers, **spec.class_hypers}.items():
+        if h == "decoupled_weight_decay":
+            continue  # Adam and AdamW are separate specs
+        if isinstance(v, bool):
+            axes[h] = [False, True]
+        elif h == "betas":
+            axes["small_b1"] = [False, True]
+        elif h in NONZERO:
+            axes[h] = [0, 1]
+    return axes
 
 
-def _rmsprop_cases():
-    for momentum, centered, wd, maximize in itertools.product([0, 1], [False, True], [0, 1], [False, True]):
-        yield dict(momentum=momentum, centered=centered, weight_decay=wd, maximize=maximize)
-
-
-def _adam_cases():
-    for amsgrad, wd, maximize, small_b1 in itertools.product([False, True], [0, 1], [False, True], [False, True]):
-        yield dict(amsgrad=amsgrad, weight_decay=wd, maximize=maximize, small_b1=small_b1)
-
-
-def _adamax_cases():
-    for wd, maximize, small_b1 in itertools.product([0, 1], [False, True], [False, True]):
-        yield dict(weight_decay=wd, maximize=maximize, small_b1=small_b1)
+def _torch_cases(name):
+    axes = _option_axes(name)
+    for combo in itertools.product(*axes.values()):
+        flags = dict(zip(axes, combo))
+        if flags.get("nesterov") and (not flags.get("momentum") or flags.get("dampening")):
+            continue  # torch refuses Nesterov without momentum or with dampening
+        yield flags
 
 
 def _materialise(name, flags, rng):
     """Random hyper-parameter values for the flags of a case (1 = a random nonzero value)."""
-    hp = {}
-    if name == "sgd":
-        hp["lr"] = _r(rng, 1e-3, 0.05)
-        hp["momentum"] = _r(rng, 0.5, 0.95) if flags["momentum"] else 0.0
-        hp["dampening"] = _r(rng, 0.1, 0.9) if flags["dampening"] else 0.0
-        hp["nesterov"] = flags["nesterov"]
-    elif name == "adagrad":
-        hp["lr"] = _r(rng, 1e-3, 0.1)
-        hp["lr_decay"] = _r(rng, 1e-3, 0.1) if flags["lr_decay"] else 0.0
-        hp["initial_accumulator_value"] = _r(rng, 0.01, 1.0) if flags["initial_accumulator_value"] else 0.0
-        hp["eps"] = float(rng.choice([1e-10, 1e-6]))
-    elif name == "rmsprop":
-        hp["lr"] = _r(rng, 1e-4, 1e-2)
+    hp = {"lr": _r(rng, *LR.get(name, (1e-4, 1e-2)))}
+    for h, on in flags.items():
+        if h == "small_b1":
+            b1 = _r(rng, 0.1, 0.45) if on else _r(rng, 0.8, 0.95)  # both lerp branches
+            hp["betas"] = (b1, _r(rng, 0.9, 0.9999))
+        elif h in NONZERO:
+            hp[h] = _r(rng, *NONZERO[h]) if on else 0.0
+        else:
+            hp[h] = on
+    hypers = SPECS[name].hypers
+    if "eps" in hypers:
+        hp["eps"] = float(rng.choice([hypers["eps"], 1e-6 if hypers["eps"] < 1e-6 else 1e-5]))
+    if "alpha" in hypers:
         hp["alpha"] = _r(rng, 0.8, 0.999)
-        hp["eps"] = float(rng.choice([1e-8, 1e-5]))
-        hp["momentum"] = _r(rng, 0.5, 0.95) if flags["momentum"] else 0.0
-        hp["centered"] = flags["centered"]
-    else:
-        hp["lr"] = _r(rng, 1e-4, 1e-2)
-        b1 = _r(rng, 0.1, 0.45) if flags.get("small_b1") else _r(rng, 0.8, 0.95)  # both lerp branches
-        hp["betas"] = (b1, _r(rng, 0.9, 0.9999))
-        hp["eps"] = float(rng.choice([1e-8, 1e-6]))
-        if "amsgrad" in flags:
-            hp["amsgrad"] = flags["amsgrad"]
-    hp["weight_decay"] = _r(rng, 1e-3, 0.1) if flags["weight_decay"] else 0.0
-    hp["maximize"] = flags["maximize"]
     return hp
 
 
-TORCH_CASES = (
-    [("sgd", "SGD", c) for c in _sgd_cases()]
-    + [("adagrad", "Adagrad", c) for c in _adagrad_cases()]
-    + [("rmsprop", "RMSprop", c) for c in _rmsprop_cases()]
-    + [("adam", "Adam", c) for c in _adam_cases()]
-    + [("adamw", "AdamW", c) for c in _adam_cases()]
-    + [("adamax", "Adamax", c) for c in _adamax_cases()]
-)
+TORCH_CASES = [(name, SPECS[name].cls, flags) for name in NAMES if SPECS[name].in_torch
+               for flags in _torch_cases(name)]
 
 
 def _case_id(case):

@@ -18,20 +18,13 @@ from fastopt import _optim_specs as S
 from fastopt import functional as F
 from fastopt.functional import _optim as FO
 
+from _optim_table import option_sets
+
 SPECS = list(S.SPECS.values())
 IDS = [s.kernel for s in SPECS]
 
-# option sets under which every state entry of each spec exists (and none of the conditional ones)
-OPTIONS = {
-    "sgd": [dict(lr=0.1), dict(lr=0.1, momentum=0.9)],
-    "adagrad": [dict(initial_accumulator_value=0.5)],
-    "rmsprop": [dict(), dict(centered=True), dict(momentum=0.5), dict(centered=True, momentum=0.5)],
-    "adam": [dict(), dict(amsgrad=True), dict(decoupled_weight_decay=True)],
-    "adamw": [dict(), dict(amsgrad=True)],
-    "adamax": [dict()],
-    "lion": [dict()],
-    "lamb": [dict()],
-}
+# option sets under which each conditional state entry exists, alone and together (and none)
+OPTIONS = {name: option_sets(name) for name in S.SPECS}
 
 
 def _params(fn):
