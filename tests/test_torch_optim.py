@@ -19,6 +19,9 @@ import pytest
 torch = pytest.importorskip("torch")
 ft = pytest.importorskip("fastopt.torch")
 from fastopt import reference as R  # noqa: E402
+from fastopt._optim_specs import SPECS  # noqa: E402
+
+from _optim_table import NAMES, option_sets  # noqa: E402
 
 TOL = {torch.float32: dict(rtol=2e-5, atol=2e-6), torch.float64: dict(rtol=1e-11, atol=1e-13)}
 
@@ -39,9 +42,10 @@ CASES = [
     ("AdamW", dict()),
     ("AdamW", dict(lr=0.01, weight_decay=0.1, amsgrad=True, eps=1e-6)),
     ("AdamW", dict(lr=0.01, maximize=True)),
-    ("Adamax", dict()),
     ("Adamax", dict(lr=0.01, betas=(0.3, 0.99), eps=1e-6, weight_decay=0.1, maximize=True)),
 ]
+# and every optimizer torch has, under each option set of its spec (tests/_optim_table.py)
+CASES += [(SPECS[k].cls, dict(lr=0.01, **o)) for k in NAMES if SPECS[k].in_torch for o in option_sets(k)]
 IDS = [f"{n}-{i}" for i, (n, _) in enumerate(CASES)]
 
 
