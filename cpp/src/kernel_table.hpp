@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "fastopt/loss_params.hpp"
 #include "fastopt/optim_params.hpp"
 #include "fastopt/params.hpp"
 
@@ -74,45 +75,9 @@ struct OptimTable {
 
 }  // namespace fastopt
 
-// ---- Losses, softmax and dropout (cpp/src/isa/{softmax,class_losses,pointwise_losses,dropout}.cpp)
+// ---- Losses, softmax and dropout (fastopt/{softmax,class_losses,pointwise_losses,dropout}.hpp;
+// their requests and results: fastopt/loss_params.hpp)
 namespace fastopt {
-
-enum class Reduction : int { none = 0, mean = 1, sum = 2 };
-
-// Elementwise losses: one kernel each, LossKernels::pointwise[PointwiseLoss].
-enum class PointwiseLoss : int {
-#define FASTOPT_POINTWISE_LOSS(name, public_name, args) name,
-#include "fastopt/losses.def"
-    count
-};
-constexpr int kNumPointwiseLosses = static_cast<int>(PointwiseLoss::count);
-
-// cross_entropy / nll_loss over logits viewed as (n, c, inner): sample r = (i, d) reads
-// x[i, :, d]. Targets were validated by the binding (index in [0, c) or ignore_index).
-struct ClassLossParams {
-    std::int64_t n = 0, c = 0, inner = 1;
-    int target_kind = 0;            // 0: int32 indices, 1: int64 indices, 2: probabilities (T)
-    const void* target = nullptr;   // n * inner indices, or n * c * inner probabilities
-    std::int64_t ignore_index = -100;
-    double label_smoothing = 0.0;
-    Reduction reduction = Reduction::mean;
-    double grad_scale = 1.0;
-};
-
-struct PointwiseParams {
-    double beta = 1.0;               // smooth_l1: beta; huber: delta
-    Reduction reduction = Reduction::mean;
-    double grad_scale = 1.0;
-};
-
-// total: the sum of the per-sample losses (double, fixed blocks); divisor: what 'mean'
-// divides it by (sum of target weights, or the sample count). bad_target (cross_entropy,
-// nll_loss): an index target was out of range; the kernel wrote nothing, total is 0.
-struct LossSum {
-    double total = 0.0;
-    double divisor = 0.0;
-    bool bad_target = false;
-};
 
 template <class T>
 struct LossKernels {

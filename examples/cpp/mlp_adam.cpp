@@ -1,13 +1,15 @@
-// mlp_adam.cpp: train a 2-layer MLP with fastopt's header-only kernels, no Python.
+// mlp_adam.cpp: train a 2-layer MLP with fastopt's header-only C++ API (fastopt/api.hpp), no
+// Python.
 //
 // Model: y = W2 tanh(W1 x + b1) + b2, 2 inputs, 32 hidden units, 1 output, on the regression
-// target sin(3 x0) * x1 + 0.5 x0^2 with MSE loss. The tanh forward and backward are
-// fastopt::Tanh (activations.hpp). The optimizer step is torch.optim.Adam's update
-// (fastopt::AdamRule from optimizers.hpp) run by the multi-tensor driver (multi_tensor.hpp):
-// one parallel pass over all four parameter tensors, the way fastopt.functional.adam_ runs it.
+// target sin(3 x0) * x1 + 0.5 x0^2. fastopt::tanh and fastopt::tanh_backward run the
+// activation over the whole batch, fastopt::mse_loss gives the loss and its gradient in one
+// pass, and fastopt::adam_step is torch.optim.Adam's update: one parallel pass over all four
+// parameter tensors, as fastopt.functional.adam_ runs it. The matrix products are plain loops.
 //
 // Prints the loss every 100 steps; exits 1 unless the loss falls by at least 10x.
 // Usage: mlp_adam [steps=600] [threads=1]
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -15,9 +17,7 @@
 #include <random>
 #include <vector>
 
-#include "fastopt/activations.hpp"
-#include "fastopt/multi_tensor.hpp"
-#include "fastopt/optimizers.hpp"
+#include "fastopt/api.hpp"
 
 namespace {
 
@@ -26,31 +26,16 @@ constexpr int kIn = 2, kHidden = 32, kBatch = 256;
 struct Param {
     std::vector<float> value, grad, exp_avg, exp_avg_sq;
     explicit Param(std::size_t n) : value(n), grad(n), exp_avg(n), exp_avg_sq(n) {}
-};
-
-// One Adam step over every parameter tensor: the multi-tensor driver cuts the tensors into
-// fixed blocks and spreads them over the threads; each block runs AdamRule's update.
-void adam_step(std::vector<Param*>& params, std::int64_t step, const fastopt::OptimHyper& hyper, int threads) {
-    std::vector<fastopt::TensorRef> refs(params.size());
-    for (std::size_t t = 0; t < params.size(); ++t) {
-        refs[t].param = params[t]->value.data();
-        refs[t].grad = params[t]->grad.data();
-        refs[t].state[0] = params[t]->exp_avg.data();
-        refs[t].state[1] = params[t]->exp_avg_sq.data();
-        refs[t].n = static_cast<std::int64_t>(params[t]->value.size());
-        refs[t].step = step;
+    fastopt::OptimTensor<float> tensor() {  // Adam's state: exp_avg, exp_avg_sq
+        fastopt::OptimTensor<float> t;
+        t.param = value.data();
+        t.grad = grad.data();
+        t.n = static_cast<std::int64_t>(value.size());
+        t.state[0] = exp_avg.data();
+        t.state[1] = exp_avg_sq.data();
+        return t;
     }
-    const fastopt::TensorBlocks blocks(static_cast<std::int64_t>(refs.size()),
-                                       [&](std::int64_t t) { return refs[t].n; });
-    using Rule = fastopt::AdamRule<float, /*L2=*/false, /*amsgrad=*/false>;
-    fastopt::for_each_block(blocks, threads, [&](std::int64_t b, int) {
-        const fastopt::TensorRef& t = refs[blocks.tensor.data[b]];
-        const Rule rule(t, hyper);
-        const float* g = static_cast<const float*>(t.grad);
-        FASTOPT_SIMD
-        for (std::int64_t i = blocks.begin.data[b]; i < blocks.end.data[b]; ++i) rule.update(i, g[i]);
-    });
-}
+};
 
 }  // namespace
 
@@ -78,50 +63,49 @@ int main(int argc, char** argv) {
         for (auto& v : b2.value) v = u2(gen);
     }
     std::vector<Param*> params{&w1, &b1, &w2, &b2};
+    std::vector<fastopt::OptimTensor<float>> tensors;
+    for (Param* p : params) tensors.push_back(p->tensor());
 
-    fastopt::OptimHyper hyper;  // torch.optim.Adam(lr=1e-2) defaults otherwise
-    hyper.lr = 1e-2;
-    hyper.beta1 = 0.9;
-    hyper.beta2 = 0.999;
-    hyper.eps = 1e-8;
+    fastopt::AdamOptions adam;  // torch.optim.Adam(lr=1e-2) defaults otherwise
+    adam.lr = 1e-2;
 
-    const fastopt::Coef<float> coef{fastopt::ActivationParams{}};
-    std::vector<float> pre(kBatch * kHidden), h(kBatch * kHidden), dh(kBatch * kHidden), out(kBatch);
+    std::vector<float> h(kBatch * kHidden), dh(kBatch * kHidden), out(kBatch), dout(kBatch);
     double first_loss = 0, loss = 0;
     for (int step = 1; step <= steps; ++step) {
-        // forward
-        for (int n = 0; n < kBatch; ++n) {
-            float o = b2.value[0];
+        // forward: h = tanh(W1 x + b1), out = W2 h + b2
+        for (int n = 0; n < kBatch; ++n)
             for (int j = 0; j < kHidden; ++j) {
                 float z = b1.value[j];
                 for (int k = 0; k < kIn; ++k) z += w1.value[j * kIn + k] * x[n * kIn + k];
-                pre[n * kHidden + j] = z;
-                h[n * kHidden + j] = fastopt::Tanh::forward(z, coef);
-                o += w2.value[j] * h[n * kHidden + j];
+                h[n * kHidden + j] = z;
             }
+        fastopt::tanh(h.data(), h.data(), kBatch * kHidden, threads);  // in place
+        for (int n = 0; n < kBatch; ++n) {
+            float o = b2.value[0];
+            for (int j = 0; j < kHidden; ++j) o += w2.value[j] * h[n * kHidden + j];
             out[n] = o;
         }
-        // MSE loss (mean over the batch) and its gradient
-        loss = 0;
-        for (int n = 0; n < kBatch; ++n) loss += double(out[n] - y[n]) * double(out[n] - y[n]);
-        loss /= kBatch;
+        // the MSE loss (mean over the batch) and its gradient with respect to out
+        loss = fastopt::mse_loss(out.data(), y.data(), kBatch, dout.data(), {}, threads);
         if (step == 1) first_loss = loss;
+        // backward
         for (Param* p : params) std::fill(p->grad.begin(), p->grad.end(), 0.f);
         for (int n = 0; n < kBatch; ++n) {
-            const float go = 2.f * (out[n] - y[n]) / kBatch;
-            b2.grad[0] += go;
+            b2.grad[0] += dout[n];
             for (int j = 0; j < kHidden; ++j) {
-                w2.grad[j] += go * h[n * kHidden + j];
-                // d tanh from the saved output, fastopt's rule
-                dh[n * kHidden + j] = fastopt::Tanh::backward(go * w2.value[j], h[n * kHidden + j], coef);
+                w2.grad[j] += dout[n] * h[n * kHidden + j];
+                dh[n * kHidden + j] = dout[n] * w2.value[j];
             }
+        }
+        fastopt::tanh_backward(dh.data(), h.data(), dh.data(), kBatch * kHidden, threads);  // from tanh's output
+        for (int n = 0; n < kBatch; ++n)
             for (int j = 0; j < kHidden; ++j) {
                 const float d = dh[n * kHidden + j];
                 b1.grad[j] += d;
                 for (int k = 0; k < kIn; ++k) w1.grad[j * kIn + k] += d * x[n * kIn + k];
             }
-        }
-        adam_step(params, step, hyper, threads);
+        adam.step = step;
+        fastopt::adam_step(tensors.data(), static_cast<std::int64_t>(tensors.size()), adam, threads);
         if (step % 100 == 0 || step == 1) std::printf("step %4d  loss %.6f\n", step, loss);
     }
     std::printf("loss %.6f -> %.6f\n", first_loss, loss);

@@ -10,7 +10,9 @@
 // fastopt::native::..., reachable as fastopt::... through the inline namespace.
 #pragma once
 
-#ifndef FASTOPT_ISA
+#ifdef FASTOPT_ISA  // defined by CMake for fastopt's own per-ISA translation units only
+#define FASTOPT_DISPATCH_TU 1
+#else
 #define FASTOPT_ISA native
 #endif
 
@@ -20,6 +22,25 @@
 #define FASTOPT_NAMESPACE_END \
     }                         \
     }
+
+// The kernels' internals (the templates behind api.hpp's functions) sit in namespace detail,
+// opened with FASTOPT_DETAIL_BEGIN. In fastopt's own per-ISA translation units
+// (FASTOPT_DISPATCH_TU), which only take the kernels' addresses for the dispatch tables, detail
+// is also an unnamed namespace: every kernel has internal linkage, so no ISA build exports a
+// kernel symbol another could be merged with, and the compiler is free to specialize and
+// inline each kernel for its one use. Anywhere else these are ordinary inline templates, one
+// definition across a program.
+#ifdef FASTOPT_DISPATCH_TU
+#define FASTOPT_DETAIL_BEGIN \
+    namespace detail {       \
+    namespace {
+#define FASTOPT_DETAIL_END \
+    }                      \
+    }
+#else
+#define FASTOPT_DETAIL_BEGIN namespace detail {
+#define FASTOPT_DETAIL_END }
+#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FASTOPT_INLINE inline __attribute__((always_inline))

@@ -12,7 +12,7 @@
 //
 // Elementwise loss rules: static void eval(T pred, T target, const LossCoef<T>&, T& loss,
 // T& grad) with grad = d loss / d pred (unscaled). Plain scalar C++, branch-free, vectorised
-// by the drivers in cpp/src/isa/pointwise_losses.cpp.
+// by the drivers in pointwise_losses.hpp.
 #pragma once
 
 #include <cstdint>

@@ -94,7 +94,7 @@ py::object loss_value(const py::array& like, Reduction red, const LossSum& s, co
     // The division and NumPy's rounding to the dtype run in the IEEE default environment and
     // leave the caller's MXCSR as it was, status flags included (tests/test_fp_environment.py).
     FpEnvScope fp;
-    const double v = red == Reduction::mean ? s.total / s.divisor : s.total;  // 0 / 0 = NaN, as torch
+    const double v = reduced_loss(s, red);
     return like.dtype().attr("type")(v);
 }
 

@@ -1,9 +1,9 @@
-// class_major.hpp: blocks of short rows between row-major memory and a class-major buffer
+// fastopt/class_major.hpp: blocks of short rows between row-major memory and a class-major buffer
 // (row i of the block in lane i of each class's vector), for the kernels over rows too short to
 // vectorize along (cross_entropy's rows_small, softmax and log_softmax over rows of at most 32:
-// cross_entropy.hpp, softmax.cpp; their statistics over such a block: class_major_stats.hpp).
-// Included by files compiled once per ISA: intrinsics only under the ISA's macros, plain loops
-// otherwise.
+// cross_entropy.hpp, softmax.hpp; their statistics over such a block: class_major_stats.hpp).
+// Compiled for the including translation unit's ISA: intrinsics only under the ISA's macros,
+// plain loops otherwise.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +15,7 @@
 #include "fastopt/config.hpp"
 
 FASTOPT_NAMESPACE_BEGIN
-namespace {
+FASTOPT_DETAIL_BEGIN
 
 constexpr std::int64_t kSmallRows = 64;  // rows per block: the class-major buffers' stride
 
@@ -260,5 +260,5 @@ FASTOPT_INLINE void to_row_major(const double* et, std::int64_t C, std::int64_t 
 }
 #endif
 
-}  // namespace
+FASTOPT_DETAIL_END
 FASTOPT_NAMESPACE_END

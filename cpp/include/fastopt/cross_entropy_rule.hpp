@@ -1,4 +1,4 @@
-// cross_entropy_rule.hpp: the per-sample softmax cross-entropy and its gradient, defined once
+// fastopt/cross_entropy_rule.hpp: the per-sample softmax cross-entropy and its gradient, defined once
 // for every path that computes it (cross_entropy.hpp: CE::row, rows_small, tile;
 // cross_entropy_rows16.hpp on AVX-512).
 //
@@ -25,7 +25,7 @@
 #include "fastopt/config.hpp"
 
 FASTOPT_NAMESPACE_BEGIN
-namespace {
+FASTOPT_DETAIL_BEGIN
 
 // Per-call constants and the per-sample formulas. Each formula is one expression in double,
 // written where every path evaluates it: its roundings (and FMA contractions) are the same in
@@ -64,5 +64,5 @@ struct SmoothedTarget {
     FASTOPT_INLINE T operator()(T q) const { return q * one_m + ec; }
 };
 
-}  // namespace
+FASTOPT_DETAIL_END
 FASTOPT_NAMESPACE_END

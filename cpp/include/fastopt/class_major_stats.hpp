@@ -1,5 +1,5 @@
-// class_major_stats.hpp: the row statistics of a class-major block (class_major.hpp): per row
-// the max, e = exp(x - m) and the double sum of e, and the logs of the sums, for softmax.cpp's
+// fastopt/class_major_stats.hpp: the row statistics of a class-major block (class_major.hpp): per row
+// the max, e = exp(x - m) and the double sum of e, and the logs of the sums, for softmax.hpp's
 // short rows and cross_entropy.hpp's rows_small. The float AVX-512 form sits next to the plain
 // one it mirrors (the same values).
 #pragma once
@@ -11,13 +11,13 @@
 #include <immintrin.h>
 #endif
 
-#include "class_major.hpp"
+#include "fastopt/class_major.hpp"
 #include "fastopt/config.hpp"
 #include "fastopt/losses.hpp"
 #include "fastopt/math.hpp"
 
 FASTOPT_NAMESPACE_BEGIN
-namespace {
+FASTOPT_DETAIL_BEGIN
 
 // Per row i < nb of a class-major block: m[i] = max_c xt[c][i] (NaN skipped), et[c][i] =
 // exp(xt[c][i] - m[i]) (NaN for a NaN or all -inf row), s[i] = sum_c et[c][i] in double, the
@@ -72,5 +72,5 @@ FASTOPT_INLINE void max_exp_sum(const float* xt, float* et, float* m, double* s,
 }
 #endif
 
-}  // namespace
+FASTOPT_DETAIL_END
 FASTOPT_NAMESPACE_END

@@ -1,5 +1,5 @@
-// cross_entropy.hpp: cross_entropy's per-row paths for one ISA (class_losses.cpp runs them
-// over its sample blocks). Every path computes the formulas of cross_entropy_rule.hpp:
+// fastopt/cross_entropy.hpp: cross_entropy's per-row paths (class_losses.hpp runs them over
+// its sample blocks). Every path computes the formulas of cross_entropy_rule.hpp:
 //   row, row_prob      one contiguous row (inner == 1), vectorized along it
 //   rows_small(_prob)  blocks of rows of at most kSmallC classes (inner == 1), class-major
 //                      (class_major.hpp), vectorized across the rows; float with C <= 16 on
@@ -12,16 +12,16 @@
 #include <limits>
 #include <type_traits>
 
-#include "class_major.hpp"
-#include "class_major_stats.hpp"
-#include "cross_entropy_rows16.hpp"
-#include "cross_entropy_rule.hpp"
+#include "fastopt/class_major.hpp"
+#include "fastopt/class_major_stats.hpp"
+#include "fastopt/cross_entropy_rows16.hpp"
+#include "fastopt/cross_entropy_rule.hpp"
 #include "fastopt/drivers.hpp"
 #include "fastopt/losses.hpp"
-#include "kernel_table.hpp"
+#include "fastopt/loss_params.hpp"
 
 FASTOPT_NAMESPACE_BEGIN
-namespace {
+FASTOPT_DETAIL_BEGIN
 
 FASTOPT_INLINE std::int64_t target_at(const ClassLossParams& p, std::int64_t r) {
     return p.target_kind == 0 ? static_cast<std::int64_t>(static_cast<const std::int32_t*>(p.target)[r])
@@ -474,5 +474,5 @@ struct CE {
     }
 };
 
-}  // namespace
+FASTOPT_DETAIL_END
 FASTOPT_NAMESPACE_END

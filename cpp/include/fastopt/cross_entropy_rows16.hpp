@@ -1,4 +1,4 @@
-// cross_entropy_rows16.hpp: cross_entropy (index targets, float, AVX-512) over rows of at most
+// fastopt/cross_entropy_rows16.hpp: cross_entropy (index targets, float, AVX-512) over rows of at most
 // 16 classes. Included by cross_entropy.hpp, whose CE::rows_small calls it in the AVX-512 build
 // and runs its buffered class-major path (class_major.hpp) everywhere else.
 //
@@ -32,15 +32,15 @@
 #include <cstdint>
 #include <limits>
 
-#include "class_major.hpp"
-#include "cross_entropy_rule.hpp"
+#include "fastopt/class_major.hpp"
+#include "fastopt/cross_entropy_rule.hpp"
 #include "fastopt/config.hpp"
 #include "fastopt/drivers.hpp"
 #include "fastopt/math.hpp"
-#include "kernel_table.hpp"
+#include "fastopt/loss_params.hpp"
 
 FASTOPT_NAMESPACE_BEGIN
-namespace {
+FASTOPT_DETAIL_BEGIN
 
 // The plain forms of these intrinsics (and _mm512_castps512_ps256, an extract of half 0) are
 // masked builtins on an "undefined" register, which GCC 12 reports as -Wmaybe-uninitialized
@@ -239,6 +239,6 @@ double cross_entropy_rows16(const CE& ce, std::int64_t r0, std::int64_t r1, floa
     }
 }
 
-}  // namespace
+FASTOPT_DETAIL_END
 FASTOPT_NAMESPACE_END
 #endif
