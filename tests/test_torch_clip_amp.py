@@ -21,7 +21,7 @@ TOL = {torch.float32: dict(rtol=2e-5, atol=2e-6), torch.float64: dict(rtol=1e-11
 
 # every optimizer torch has, with options that exercise its state
 TORCH_CASES = [
-    ("SGD", dict(lr=0.05, momentum=0.9, weight_decay=0.01)),
+    ("SGD", dict(lr=0.005, momentum=0.9, weight_decay=0.01)),  # 0.05 diverges: chaos, not a comparison
     ("Adagrad", dict(lr=0.05)),
     ("RMSprop", dict(lr=0.01, momentum=0.5, centered=True)),
     ("Adam", dict(lr=0.01, amsgrad=True)),
