@@ -13,6 +13,21 @@
 
 #include "fastopt/api.hpp"
 
+// Every activation and optimizer row of the registries has its API call: a row added to
+// activations.def or optimizers.def without one makes this file fail to compile (a
+// using-declaration of a name fastopt/api.hpp does not declare).
+namespace registry_rows {
+#define FASTOPT_ACTIVATION(name, Rule, saved, public_name) \
+    using fastopt::name;                                    \
+    using fastopt::name##_backward;
+#define FASTOPT_PRELU(name) \
+    using fastopt::name;    \
+    using fastopt::name##_backward;
+#include "fastopt/activations.def"
+#define FASTOPT_OPTIMIZER(name, pass) using fastopt::name##_step;
+#include "fastopt/optimizers.def"
+}  // namespace registry_rows
+
 namespace {
 
 using LD = long double;
